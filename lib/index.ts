@@ -1,0 +1,27 @@
+/**
+ * sparselab: sparse attention and Mixture-of-Experts, on JS, native CPU and CUDA kernels.
+ *
+ * This file only re-exports; each section belongs to one area of the library.
+ * @example
+ * import * as sl from "sparselab";
+ * const bm = sl.createBlockMask(sl.masks.slidingWindow(256), { qLen: 4096, kvLen: 4096 });
+ */
+
+// -- core
+export { SparselabError, CancelledError } from "./errors.js";
+export { DISPLAY, isDisplayable, type MimeBundle, type Displayable } from "./display.js";
+export { backends, type BackendName, type BackendStatus } from "./backends/registry.js";
+
+// -- tensor
+export { Tensor, memoryStats, type Device } from "./tensor/tensor.js";
+export type { DType } from "./tensor/dtype.js";
+
+// -- attention
+export type { Mask, ScoreMod, TileClass } from "./attention/types.js";
+export type { MaskExpr, MaskProgram } from "./attention/mask-ir.js";
+
+// -- moe
+
+// -- dynamic
+
+// -- viz

@@ -1,0 +1,225 @@
+import { argError, fmtShape, SparselabError } from "../errors.js";
+import {
+  allocStorage,
+  bf16ToF32,
+  bytesPerElement,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  isDType,
+  type DType,
+  type ReadbackFor,
+  type Storage,
+} from "./dtype.js";
+
+/** Where a tensor's elements live. "cpu" is host memory (used by the js and cpu backends). */
+export type Device = "cpu" | "cuda";
+
+/**
+ * Memory a backend owns outside the JS heap (a CUDA allocation). The backend that made it
+ * knows how to read it back and free it.
+ */
+export interface DeviceBuffer {
+  readonly device: Device;
+  readonly bytes: number;
+  /** Copies the contents into host storage of the tensor's dtype. */
+  read(): Promise<Storage>;
+  free(): void;
+}
+
+const live = { tensors: 0, hostBytes: 0, deviceBytes: 0, peakHostBytes: 0 };
+
+const registry =
+  typeof FinalizationRegistry !== "undefined"
+    ? new FinalizationRegistry<DeviceBuffer>((buf) => {
+        // Safety net only: users and ops call dispose(); this keeps a forgotten GPU tensor
+        // from leaking forever.
+        try {
+          buf.free();
+        } catch {
+          /* the context may already be gone */
+        }
+      })
+    : undefined;
+
+/**
+ * An n-dimensional array: shape, dtype, device, contiguous row-major storage.
+ *
+ * Host tensors keep their elements in `data` (Float32Array for f32, Uint16Array words for
+ * f16/bf16, Int32Array for i32, Uint8Array for u8/bool). Device tensors keep a DeviceBuffer.
+ *
+ * @example
+ * const t = sl.tensor([[1, 2], [3, 4]]);           // f32 [2, 2]
+ * const h = sl.tensor([1, 2, 3], { dtype: "bf16" });
+ * await t.toArray();                                 // [[1, 2], [3, 4]]
+ */
+export class Tensor<D extends DType = DType> {
+  readonly shape: readonly number[];
+  readonly dtype: D;
+  readonly device: Device;
+  /** Number of elements. */
+  readonly size: number;
+  #data: Storage | null;
+  #buffer: DeviceBuffer | null;
+  #disposed = false;
+
+  constructor(shape: readonly number[], dtype: D, storage: Storage | DeviceBuffer) {
+    if (!isDType(dtype)) argError("Tensor", "dtype", "one of f32, f16, bf16, i32, u8, bool", String(dtype));
+    let n = 1;
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) argError("Tensor", "shape", "non-negative integers", fmtShape(shape));
+      n *= d;
+    }
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = n;
+    if (ArrayBuffer.isView(storage)) {
+      const expected = allocStorage(dtype, 0).constructor;
+      if (storage.constructor !== expected)
+        argError("Tensor", "storage", `a ${expected.name} for dtype ${dtype}`, storage.constructor.name);
+      if (storage.length !== n)
+        argError("Tensor", "storage", `${n} elements for shape ${fmtShape(shape)}`, `${storage.length}`);
+      this.#data = storage;
+      this.#buffer = null;
+      this.device = "cpu";
+      live.hostBytes += storage.byteLength;
+      live.peakHostBytes = Math.max(live.peakHostBytes, live.hostBytes);
+    } else {
+      this.#data = null;
+      this.#buffer = storage;
+      this.device = storage.device;
+      live.deviceBytes += storage.bytes;
+      registry?.register(this, storage, this);
+    }
+    live.tensors++;
+  }
+
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Row-major strides in elements. */
+  get strides(): number[] {
+    const s = new Array<number>(this.shape.length);
+    let acc = 1;
+    for (let i = this.shape.length - 1; i >= 0; i--) {
+      s[i] = acc;
+      acc *= this.shape[i];
+    }
+    return s;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * The host storage, for backends and readers that need it synchronously. Throws for device
+   * tensors (use `await toTypedArray()` or `to("cpu")`) and for disposed ones.
+   */
+  get data(): Storage {
+    this.#checkLive("data");
+    if (!this.#data)
+      throw new SparselabError("Tensor.data", `tensor is on ${this.device}; use await t.toTypedArray() or t.to("cpu")`);
+    return this.#data;
+  }
+
+  /** The device allocation of a device tensor (null on the host). */
+  get buffer(): DeviceBuffer | null {
+    this.#checkLive("buffer");
+    return this.#buffer;
+  }
+
+  /** Host elements widened to f32 (a view, not a copy, when the dtype is already f32). */
+  floatData(): Float32Array {
+    const d = this.data;
+    if (this.dtype === "f32") return d as Float32Array;
+    return toFloat32(d, this.dtype);
+  }
+
+  /** Reads the elements back: Float32Array for float dtypes, Int32Array for i32, Uint8Array otherwise. */
+  async toTypedArray(): Promise<ReadbackFor<D>> {
+    this.#checkLive("toTypedArray");
+    const raw = this.#data ?? (await this.#buffer!.read());
+    if (this.dtype === "f16" || this.dtype === "bf16") return toFloat32(raw, this.dtype) as ReadbackFor<D>;
+    return raw.slice() as ReadbackFor<D>;
+  }
+
+  /** Reads the elements back as nested arrays (numbers; bool as 0/1). */
+  async toArray(): Promise<unknown> {
+    const flat = await this.toTypedArray();
+    if (this.shape.length === 0) return flat[0];
+    const build = (dim: number, offset: number): unknown[] => {
+      const n = this.shape[dim];
+      const out = new Array(n);
+      if (dim === this.shape.length - 1) {
+        for (let i = 0; i < n; i++) out[i] = flat[offset + i];
+        return out;
+      }
+      const step = this.strides[dim];
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * step);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** Frees the storage now. Further use throws. Safe to call twice. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#data) live.hostBytes -= this.#data.byteLength;
+    if (this.#buffer) {
+      live.deviceBytes -= this.#buffer.bytes;
+      registry?.unregister(this);
+      this.#buffer.free();
+    }
+    live.tensors--;
+    this.#data = null;
+    this.#buffer = null;
+  }
+
+  /** Bytes of storage. */
+  get nbytes(): number {
+    return this.size * bytesPerElement(this.dtype);
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, ${fmtShape(this.shape)}, ${this.device})`;
+  }
+
+  #checkLive(what: string): void {
+    if (this.#disposed) throw new SparselabError(`Tensor.${what}`, "tensor was disposed");
+  }
+}
+
+/** Widens f16/bf16 words (or copies f32) into a new Float32Array. */
+export function toFloat32(src: Storage, dtype: DType): Float32Array {
+  const out = new Float32Array(src.length);
+  if (dtype === "bf16") {
+    const u32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < src.length; i++) u32[i] = src[i] << 16;
+  } else if (dtype === "f16") {
+    for (let i = 0; i < src.length; i++) out[i] = f16ToF32(src[i]);
+  } else {
+    for (let i = 0; i < src.length; i++) out[i] = src[i];
+  }
+  return out;
+}
+
+/** Narrows f32 values into storage of `dtype` (rounding to nearest even for f16/bf16). */
+export function fromFloat32(src: ArrayLike<number>, dtype: DType): Storage {
+  const out = allocStorage(dtype, src.length);
+  if (dtype === "bf16") for (let i = 0; i < src.length; i++) out[i] = f32ToBf16(src[i]);
+  else if (dtype === "f16") for (let i = 0; i < src.length; i++) out[i] = f32ToF16(src[i]);
+  else if (dtype === "bool") for (let i = 0; i < src.length; i++) out[i] = src[i] ? 1 : 0;
+  else for (let i = 0; i < src.length; i++) out[i] = src[i];
+  return out;
+}
+
+export { bf16ToF32 };
+
+/** Live tensor count and bytes held (host and device), and the host peak since start. */
+export function memoryStats(): { tensors: number; hostBytes: number; deviceBytes: number; peakHostBytes: number } {
+  return { ...live };
+}
