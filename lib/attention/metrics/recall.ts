@@ -1,0 +1,101 @@
+import { argError } from "../../errors.js";
+import { allocStorage } from "../../tensor/dtype.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { BackendName } from "../../backends/registry.js";
+import type { BlockMaskFields } from "../block-mask.js";
+import type { ScoreMod } from "../types.js";
+import { attention, checkOptions } from "../attention.js";
+import { decodeAttention } from "../decode-attention.js";
+
+/** Options of {@link recall}: what counts as kept (a block mask, or decode index sets), and how scores are made. */
+export interface RecallOptions {
+  /** Kept = the pairs this block mask attends (partial tiles refined by its mask). */
+  blockMask?: BlockMaskFields;
+  /** Decode: kept = these cache positions, i32 [B, Hkv, n] (-1 = padding), as in decodeAttention. */
+  indices?: Tensor<"i32">;
+  /** Default 1 / sqrt(D). */
+  scale?: number;
+  /** Applied to the scores of both passes (recall is then measured under the modified softmax). Not with `indices`. */
+  scoreMod?: ScoreMod;
+  backend?: BackendName;
+  signal?: AbortSignal;
+}
+
+/** The retained attention mass, with its definition. */
+export interface Recall {
+  /** Mean over (b, h, q) of the softmax mass on kept keys, in [0, 1]. */
+  value: number;
+  /** Mean per query head (over batch and queries). */
+  perHead: number[];
+  /** The smallest per-row recall (the worst-served query). */
+  min: number;
+  definition: string;
+}
+
+/**
+ * Recall (retained attention mass): for each query row, the share of the dense softmax
+ * softmax(scale · q·Kᵀ) that falls on kept keys, averaged over (b, h, q). Exact, and computed
+ * tile-wise without an Sq x Skv matrix: the row's kept mass is exp(lse_kept − lse_all), where
+ * both log-sum-exps come from flash-style attention passes (with a 1-wide V, so the extra work
+ * is small). A row that keeps nothing has recall 0.
+ *
+ * @example
+ * const q = sl.randn([1, 4, 2048, 64], { seed: 1 });
+ * const k = sl.randn([1, 4, 2048, 64], { seed: 2 });
+ * const bm = sl.createBlockMask(sl.masks.slidingWindow(256), { qLen: 2048, kvLen: 2048 });
+ * (await sl.metrics.recall(q, k, { blockMask: bm })).value;   // e.g. 0.31 on random data
+ */
+export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise<Recall> {
+  const op = "metrics.recall";
+  checkOptions(op, opts, ["blockMask", "indices", "scale", "scoreMod", "backend", "signal"]);
+  if ((opts.blockMask === undefined) === (opts.indices === undefined))
+    argError(op, "opts", "exactly one of blockMask or indices (what counts as kept)", opts.blockMask ? "both" : "neither");
+  if (opts.indices !== undefined && opts.scoreMod !== undefined)
+    argError(op, "opts.scoreMod", "absent with indices (decode attention takes no score mod)", "a score mod");
+  if (k === null || typeof k !== "object" || !Array.isArray(k.shape) || k.shape.length !== 4)
+    argError(op, "k", "a 4-D tensor [B, Hkv, Skv, D]", String(k));
+  // A zero V of width 1: attention then computes the lse we need and almost nothing else.
+  const [B, Hkv, Skv] = k.shape;
+  const v = new Tensor([B, Hkv, Skv, 1], k.dtype, allocStorage(k.dtype, B * Hkv * Skv));
+  try {
+    const common = { scale: opts.scale, backend: opts.backend, signal: opts.signal, returnLse: true as const };
+    let all;
+    let kept;
+    if (opts.indices) {
+      all = await decodeAttention(q, k, v, common);
+      kept = await decodeAttention(q, k, v, { ...common, indices: opts.indices });
+    } else {
+      all = await attention(q, k, v, { ...common, scoreMod: opts.scoreMod });
+      kept = await attention(q, k, v, { ...common, scoreMod: opts.scoreMod, blockMask: opts.blockMask });
+    }
+    const la = await all.lse.toTypedArray();
+    const lk = await kept.lse.toTypedArray();
+    all.output.dispose();
+    kept.output.dispose();
+    all.lse.dispose();
+    kept.lse.dispose();
+    const [, Hq, Sq] = q.shape;
+    const perHead = new Float64Array(Hq);
+    let sum = 0;
+    let min = Infinity;
+    for (let i = 0; i < la.length; i++) {
+      // lse_kept <= lse_all up to rounding; clamp so rounding never reports more than 100%.
+      const r = lk[i] === -Infinity ? 0 : Math.min(1, Math.exp(lk[i] - la[i]));
+      sum += r;
+      if (r < min) min = r;
+      perHead[Math.floor(i / Sq) % Hq] += r;
+    }
+    const rows = la.length;
+    return {
+      value: rows ? sum / rows : NaN,
+      perHead: Array.from(perHead, (x) => (B * Sq ? x / (B * Sq) : NaN)),
+      min: rows ? min : NaN,
+      definition:
+        "recall = mean over (b, h, q) of Σ_{kv kept} softmax(scale·q·Kᵀ" +
+        (opts.scoreMod ? " with the score mod" : "") +
+        ")_kv (retained attention mass; exact)",
+    };
+  } finally {
+    v.dispose();
+  }
+}

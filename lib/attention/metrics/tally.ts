@@ -1,0 +1,89 @@
+import type { BlockMaskFields } from "../block-mask.js";
+
+/** What a block mask keeps, counted over its own [B, H] rows (before any broadcast). */
+export interface BlockMaskTally {
+  /** Tiles computed (partial + full); with `causal`, only tiles that touch the lower triangle q >= kv. */
+  tiles: number;
+  /** All tiles; with `causal`, the tiles that touch the lower triangle. */
+  totalTiles: number;
+  /** Attended (q, kv) pairs: full tiles whole, partial tiles where the mask says yes; with `causal`, only q >= kv. NaN when not counted. */
+  elements: number;
+  /** Elements inside computed tiles (what a tile kernel does work for); with `causal`, only q >= kv. */
+  computedElements: number;
+  /** B·H·qLen·kvLen, or with `causal` the pairs with q >= kv. */
+  totalElements: number;
+}
+
+/**
+ * Counts tiles and (optionally, exactly, by evaluating the mask inside partial tiles) elements
+ * of a block mask. "Causal" means top-left aligned, q >= kv with both counted from 0, as
+ * FlexAttention's causal mask.
+ */
+export function tallyBlockMask(bm: BlockMaskFields, opts: { causal: boolean; elements: boolean }): BlockMaskTally {
+  const { B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kbs } = bm;
+  const qBlocks = Math.ceil(qLen / qbs);
+  const kvBlocks = Math.ceil(kvLen / kbs);
+  const num = bm.kvNumBlocks.data as Int32Array;
+  const idx = bm.kvIndices.data as Int32Array;
+  const fnum = bm.fullKvNumBlocks.data as Int32Array;
+  const fidx = bm.fullKvIndices.data as Int32Array;
+  const causal = opts.causal;
+
+  // Pairs with q >= kv inside the tile [q0, q1) x [kv0, kv1).
+  const causalArea = (q0: number, q1: number, kv0: number, kv1: number): number => {
+    let n = 0;
+    for (let q = q0; q < q1; q++) n += Math.max(0, Math.min(kv1, q + 1) - kv0);
+    return n;
+  };
+  const touchesCausal = (q1: number, kv0: number): boolean => kv0 <= q1 - 1;
+
+  let totalTilesPerRow = 0;
+  let totalElementsPerHead = 0;
+  for (let qb = 0; qb < qBlocks; qb++) {
+    const q1 = Math.min(qLen, (qb + 1) * qbs);
+    for (let kb = 0; kb < kvBlocks; kb++) if (!causal || touchesCausal(q1, kb * kbs)) totalTilesPerRow++;
+  }
+  totalElementsPerHead = causal ? causalArea(0, qLen, 0, kvLen) : qLen * kvLen;
+
+  let tiles = 0;
+  let elements = 0;
+  let computed = 0;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let qb = 0; qb < qBlocks; qb++) {
+        const row = (b * H + h) * qBlocks + qb;
+        const q0 = qb * qbs;
+        const q1 = Math.min(qLen, q0 + qbs);
+        const np = num[row];
+        const nf = fnum[row];
+        for (let j = 0; j < np + nf; j++) {
+          const isPartial = j < np;
+          const kb = isPartial ? idx[row * kvBlocks + j] : fidx[row * kvBlocks + (j - np)];
+          const kv0 = kb * kbs;
+          const kv1 = Math.min(kvLen, kv0 + kbs);
+          if (causal && !touchesCausal(q1, kv0)) continue;
+          tiles++;
+          const area = causal ? causalArea(q0, q1, kv0, kv1) : (q1 - q0) * (kv1 - kv0);
+          computed += area;
+          if (!opts.elements) continue;
+          if (!isPartial) {
+            elements += area;
+            continue;
+          }
+          const mask = bm.mask!;
+          for (let q = q0; q < q1; q++) {
+            const end = causal ? Math.min(kv1, q + 1) : kv1;
+            for (let kv = kv0; kv < end; kv++) if (mask.at(b, h, q, kv)) elements++;
+          }
+        }
+      }
+    }
+  }
+  return {
+    tiles,
+    totalTiles: totalTilesPerRow * B * H,
+    elements: opts.elements ? elements : NaN,
+    computedElements: computed,
+    totalElements: totalElementsPerHead * B * H,
+  };
+}
