@@ -19,6 +19,13 @@ export type { DType } from "./tensor/dtype.js";
 // -- attention
 export type { Mask, ScoreMod, TileClass } from "./attention/types.js";
 export type { MaskExpr, MaskProgram } from "./attention/mask-ir.js";
+// attention(), decode attention, metrics, and backend loading (JS ops register on import;
+// native backends start loading at import, sl.ready() resolves when they have tried)
+import "./backends/js/index.js";
+export { ready } from "./backends/load.js";
+export { attention, type AttentionOptions, type AttentionWithLse } from "./attention/attention.js";
+export { decodeAttention, type DecodeAttentionOptions } from "./attention/decode-attention.js";
+export * as metrics from "./attention/metrics/index.js";
 
 // -- moe
 
