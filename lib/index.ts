@@ -13,8 +13,20 @@ export { DISPLAY, isDisplayable, type MimeBundle, type Displayable } from "./dis
 export { backends, type BackendName, type BackendStatus } from "./backends/registry.js";
 
 // -- tensor
-export { Tensor, memoryStats, type Device } from "./tensor/tensor.js";
-export type { DType } from "./tensor/dtype.js";
+export { Tensor, memoryStats, memory, type Device } from "./tensor/tensor.js";
+export { type DType, DTYPES, isFloat, f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from "./tensor/dtype.js";
+export { tensor, zeros, ones, full, arange, linspace, zerosLike, onesLike, type NestedArray, type TensorOptions } from "./tensor/create.js";
+export { rng, Rng, rand, randn, randint, philox4x32 } from "./tensor/random.js";
+export { reshape, permute, transpose, slice, contiguous, cat, stack, squeeze, unsqueeze, indexSelect, gather, astype, type SliceSpec } from "./tensor/shape.js";
+export { add, sub, mul, div, maximum, minimum, pow, eq, lt, le, gt, ge, exp, log, tanh, sigmoid, relu, gelu, silu, neg, abs, sqrt, clamp, where, type Operand } from "./tensor/elementwise.js";
+export { sum, mean, max, min, argmax, argmin, logsumexp, norm, type ReduceOptions } from "./tensor/reduce.js";
+export { matmul, bmm, type MatmulOptions } from "./tensor/ops/matmul.js";
+export { softmax } from "./tensor/ops/softmax.js";
+export { topk } from "./tensor/ops/topk.js";
+export { blockPool } from "./tensor/ops/block-pool.js";
+export { groupedGemm } from "./tensor/ops/grouped-gemm.js";
+export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, type SafetensorsContents } from "./tensor/io/safetensors.js";
+export { saveNpy, loadNpy, encodeNpy, decodeNpy } from "./tensor/io/npy.js";
 
 // -- attention
 export type { Mask, ScoreMod, TileClass } from "./attention/types.js";

@@ -11,6 +11,9 @@ import {
   type ReadbackFor,
   type Storage,
 } from "./dtype.js";
+import { DISPLAY, type MimeBundle } from "../display.js";
+import { tensorBundle } from "./format.js";
+import { astype as astypeOp, reshape as reshapeOp } from "./shape.js";
 
 /** Where a tensor's elements live. "cpu" is host memory (used by the js and cpu backends). */
 export type Device = "cpu" | "cuda";
@@ -188,6 +191,64 @@ export class Tensor<D extends DType = DType> {
     return `Tensor(${this.dtype}, ${fmtShape(this.shape)}, ${this.device})`;
   }
 
+  /**
+   * The notebook rendering: text/plain (shape, dtype, device and numpy-style values with long
+   * axes elided) and, for 1-D and 2-D tensors, a small text/html table. Device tensors are read
+   * back first, so the bundle is a Promise for them.
+   * @example
+   * sl.randn([3, 4]);   // as a cell's last expression: shows the table
+   */
+  [DISPLAY](): MimeBundle | Promise<MimeBundle> {
+    if (this.#disposed) return { "text/plain": `${this.toString()} (disposed)` };
+    const header = `${this.toString()}`;
+    if (this.#data) return tensorBundle(header, this.shape, this.dtype, this.#data);
+    return this.#buffer!.read().then((raw) => tensorBundle(header, this.shape, this.dtype, raw));
+  }
+
+  /**
+   * The single value of a one-element host tensor, as a number.
+   * @example
+   * sl.sum(sl.ones([3])).item();   // 3
+   */
+  item(): number {
+    const d = this.data;
+    if (this.size !== 1) throw new SparselabError("Tensor.item", `needs a tensor of one element, got shape ${fmtShape(this.shape)}`);
+    return this.dtype === "f16" ? f16ToF32(d[0]) : this.dtype === "bf16" ? bf16ToF32(d[0]) : d[0];
+  }
+
+  /**
+   * A copy with a new shape (one dimension may be -1): `sl.reshape(this, shape)`.
+   * @example
+   * sl.arange(6).reshape([2, 3]);
+   */
+  reshape(shape: readonly number[]): Tensor<D> {
+    return reshapeOp(this, shape) as Tensor<D>;
+  }
+
+  /**
+   * A copy converted to `dtype` (round to nearest even into f16/bf16): `sl.astype(this, dtype)`.
+   * @example
+   * sl.randn([4]).astype("bf16");
+   */
+  astype<T extends DType>(dtype: T): Tensor<T> {
+    return astypeOp(this, dtype) as Tensor<T>;
+  }
+
+  /**
+   * `to(dtype)` is `astype(dtype)`. `to("cpu")` on a host tensor is a copy; moving to or from
+   * a GPU goes through the CUDA backend and is not done here.
+   * @example
+   * sl.randn([4]).to("f16");
+   */
+  to<T extends DType>(target: T | "cpu"): Tensor<T> {
+    if (target === "cpu") {
+      if (this.device === "cpu") return astypeOp(this, this.dtype) as Tensor<T>;
+      throw new SparselabError("Tensor.to", `reading a ${this.device} tensor back is async: use await t.toTypedArray() or the backend's transfer`);
+    }
+    if (isDType(target)) return astypeOp(this, target) as Tensor<T>;
+    return argError("Tensor.to", "target", "a dtype (f32, f16, bf16, i32, u8, bool) or \"cpu\"", String(target));
+  }
+
   #checkLive(what: string): void {
     if (this.#disposed) throw new SparselabError(`Tensor.${what}`, "tensor was disposed");
   }
@@ -219,7 +280,15 @@ export function fromFloat32(src: ArrayLike<number>, dtype: DType): Storage {
 
 export { bf16ToF32 };
 
-/** Live tensor count and bytes held (host and device), and the host peak since start. */
+/**
+ * Live tensor count and bytes held (host and device), and the host peak since start. "Live"
+ * means not yet disposed: a tensor left to the garbage collector still counts.
+ * @example
+ * sl.memory();   // { tensors: 12, hostBytes: 49152, deviceBytes: 0, peakHostBytes: 65536 }
+ */
 export function memoryStats(): { tensors: number; hostBytes: number; deviceBytes: number; peakHostBytes: number } {
   return { ...live };
 }
+
+/** `memoryStats()` under a shorter public name. @example sl.memory().hostBytes */
+export const memory = memoryStats;
