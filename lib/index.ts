@@ -42,5 +42,6 @@ export * as metrics from "./attention/metrics/index.js";
 // -- moe
 
 // -- dynamic
+export * as dynamic from "./attention/dynamic/index.js";
 
 // -- viz
