@@ -1,0 +1,47 @@
+// Flash-style attention forward over tiles (dense, or block-sparse in FlexAttention's layout).
+#pragma once
+#include <cstdint>
+
+#include "common.h"
+#include "program.h"
+
+namespace sl {
+
+struct BlockMaskView {
+  int B = 0, H = 0;  // 1 = broadcast over the call's batch / query heads
+  int qbs = 0, kbs = 0, nqb = 0, nkb = 0;
+  const int32_t* kv_num = nullptr;  // [B, H, nqb] partial tiles, listed first in kv_idx
+  const int32_t* kv_idx = nullptr;  // [B, H, nqb, nkb]
+  const int32_t* full_num = nullptr;  // [B, H, nqb]
+  const int32_t* full_idx = nullptr;  // [B, H, nqb, nkb]
+};
+
+// Per-tile bitmaps of a plain-function mask, computed once in JS: for the call's (b, hq, qb),
+// tile_start[(b * Hq + hq) * nqb + qb] is the number of the first bitmap, one per partial tile
+// in kv_idx order; a bitmap is qbs rows of words_per_row u32 words, bit (kv % 32) of word kv / 32.
+struct TileBitmaps {
+  const uint32_t* bits = nullptr;
+  const int32_t* tile_start = nullptr;
+  int words_per_row = 0;
+};
+
+struct AttentionArgs {
+  const void* q = nullptr;  // [B, Hq, Sq, D]
+  const void* k = nullptr;  // [B, Hkv, Skv, D]
+  const void* v = nullptr;  // [B, Hkv, Skv, Dv]
+  DType dt = F32;  // of q, k, v and the output
+  int B = 0, Hq = 0, Hkv = 0, Sq = 0, Skv = 0, D = 0, Dv = 0;
+  float scale = 1;
+  bool has_bm = false;
+  BlockMaskView bm;
+  const Program* mask_prog = nullptr;  // refines partial tiles (else bitmaps)
+  TileBitmaps bitmaps;
+  const Program* score_prog = nullptr;
+  void* out = nullptr;  // [B, Hq, Sq, Dv], dt
+  float* lse = nullptr;  // [B, Hq, Sq] or null
+  Cancel cancel;
+};
+
+void attention(const AttentionArgs& a);
+
+}  // namespace sl

@@ -1,0 +1,37 @@
+// The hot loops, one set per instruction set (isa_avx512.cc, isa_avx2.cc, isa_generic.cc all
+// compile kernels_isa.inc). `kernels()` picks a set once, at load, from the CPU's features;
+// SPARSELAB_ISA=avx512|avx2|generic forces one (tests use it to check every path).
+#pragma once
+
+namespace sl {
+
+// How gemm combines with what C already holds.
+enum GemmMode : int {
+  kOverwrite = 0,  // C = A B
+  kAccumulate = 1,  // C += A B
+  kRescale = 2,  // C = C * rowscale[r] + A B   (flash attention's O update)
+};
+
+struct Kernels {
+  const char* name;  // "AVX-512", "AVX2+FMA", "portable"
+  int vw;  // floats per vector; callers pad ldb/ldc and ncols to a multiple of it
+  // C[rows x ncols] (mode) A[rows x K] . B[K x ncols]; A row-major (lda), B row-major (ldb),
+  // ncols a multiple of vw. Register-blocked: A elements broadcast, B rows loaded as vectors.
+  void (*gemm)(int rows, int ncols, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+               GemmMode mode, const float* rowscale);
+  // x[i] = 2^(x[i] - m) for i < n (0 where x[i] - m < -126, so -inf maps to exactly 0); returns the sum.
+  float (*exp2_sub_sum)(float* x, int n, float m);
+  // max of x[0..n), -inf when n == 0.
+  float (*row_max)(const float* x, int n);
+  // x[i] *= s.
+  void (*scale)(float* x, int n, float s);
+};
+
+const Kernels* kernels_avx512();  // null where the ISA is not compiled in (non-x86)
+const Kernels* kernels_avx2();
+const Kernels* kernels_generic();
+
+// The set chosen at load.
+const Kernels& kernels();
+
+}  // namespace sl

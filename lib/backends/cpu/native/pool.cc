@@ -1,0 +1,123 @@
+#include "pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sl {
+namespace {
+
+class Pool {
+ public:
+  explicit Pool(int n) : n_(n) {
+    for (int t = 1; t < n_; t++) workers_.emplace_back([this, t] { loop(t); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int size() const { return n_; }
+
+  void run(int64_t n, const std::function<void(int64_t, int)>& fn) {
+    if (n <= 0) return;
+    std::lock_guard<std::mutex> one_region(region_);
+    if (n_ == 1 || n == 1) {
+      for (int64_t i = 0; i < n; i++) fn(i, 0);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> g(m_);
+      fn_ = &fn;
+      total_ = n;
+      next_.store(0);
+      failed_.store(false);
+      error_ = nullptr;
+      busy_ = n_ - 1;
+      gen_++;
+    }
+    cv_.notify_all();
+    work(0);
+    std::unique_lock<std::mutex> lk(m_);
+    done_.wait(lk, [this] { return busy_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work(int tid) {
+    for (;;) {
+      if (failed_.load(std::memory_order_relaxed)) return;
+      int64_t i = next_.fetch_add(1);
+      if (i >= total_) return;
+      try {
+        (*fn_)(i, tid);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(err_m_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true);
+        return;
+      }
+    }
+  }
+  void loop(int tid) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return stop_ || gen_ != seen; });
+        if (stop_) return;
+        seen = gen_;
+      }
+      work(tid);
+      {
+        std::lock_guard<std::mutex> g(m_);
+        if (--busy_ == 0) done_.notify_one();
+      }
+    }
+  }
+
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex region_, m_, err_m_;
+  std::condition_variable cv_, done_;
+  bool stop_ = false;
+  uint64_t gen_ = 0;
+  int busy_ = 0;
+  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  int64_t total_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+};
+
+int configured_threads() {
+  if (const char* e = std::getenv("SPARSELAB_THREADS")) {
+    int v = std::atoi(e);
+    if (v >= 1 && v <= 1024) return v;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? int(hc) : 1;
+}
+
+Pool& pool() {
+  // Leaked on purpose: joining threads from a static destructor at process exit can hang
+  // when Node tears down the addon first.
+  static Pool* p = new Pool(configured_threads());
+  return *p;
+}
+
+}  // namespace
+
+int threads() { return pool().size(); }
+
+void parallel_for(int64_t n, const std::function<void(int64_t, int)>& fn) { pool().run(n, fn); }
+
+}  // namespace sl
