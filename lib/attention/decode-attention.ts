@@ -37,7 +37,7 @@ export interface DecodeAttentionOptions {
  * const vCache = sl.randn([1, 8, 4096, 64], { seed: 3 });
  * // attend the first 4 tokens and the last 252 (StreamingLLM-style), per KV head
  * const keep = [0, 1, 2, 3, ...Array.from({ length: 252 }, (_, i) => 4096 - 252 + i)];
- * const indices = sl.tensor(Array.from({ length: 8 }, () => keep), { dtype: "i32" }).reshape([1, 8, 256]);
+ * const indices = sl.tensor(Array.from({ length: 8 }, () => keep).flat(), { dtype: "i32", shape: [1, 8, 256] });
  * const out = await sl.decodeAttention(q, kCache, vCache, { indices });
  */
 export async function decodeAttention(q: Tensor, kCache: Tensor, vCache: Tensor, opts: DecodeAttentionOptions & { returnLse: true }): Promise<AttentionWithLse>;

@@ -59,7 +59,7 @@ const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
  * Runs the flash-style loop. Exported so decode attention and metrics reuse the same oracle.
  */
 export async function runAttentionTiles(p: TileProblem): Promise<TileSolution> {
-  const { op, B, Hq, Hkv, Sq, Skv, D, Dv, q, k, v, scale, blockMask: bm, scoreMod, signal } = p;
+  const { op, B, Hq, Hkv, Sq, Skv, Dv, blockMask: bm, signal } = p;
   const out = new Float32Array(B * Hq * Sq * Dv);
   const lseOut = new Float32Array(B * Hq * Sq);
   const group = Hq / Hkv;
@@ -88,7 +88,6 @@ export async function runAttentionTiles(p: TileProblem): Promise<TileSolution> {
     for (let h = 0; h < Hq; h++) {
       const hk = Math.floor(h / group);
       const qBase = (b * Hq + h) * Sq;
-      const kvBase = (b * Hkv + hk) * Skv;
       for (let qb = 0; qb < qBlocks; qb++) {
         throwIfCancelled(op, signal);
         if (now() - lastYield > YIELD_MS) {
@@ -103,65 +102,92 @@ export async function runAttentionTiles(p: TileProblem): Promise<TileSolution> {
         l.fill(0, 0, rows);
         acc.fill(0, 0, rows * Dv);
         for (let t = 0; t < nt; t++) {
-          const kvb = tiles[t];
-          const isPartial = partial[t] === 1;
-          const kv0 = kvb * kvBlock;
-          const cols = Math.min(kvBlock, Skv - kv0);
-          for (let r = 0; r < rows; r++) {
-            const qi = q0 + r;
-            const qOff = (qBase + qi) * D;
-            // Scores of this row against the tile: s[c] = mod(scale · q·k), -inf where masked.
-            let tileMax = -Infinity;
-            for (let c = 0; c < cols; c++) {
-              const kj = kv0 + c;
-              if (isPartial && !mask!.at(b, h, qi, kj)) {
-                s[c] = -Infinity;
-                continue;
-              }
-              const kOff = (kvBase + kj) * D;
-              let dot = 0;
-              for (let d = 0; d < D; d++) dot += q[qOff + d] * k[kOff + d];
-              let sc = dot * scale;
-              if (scoreMod) sc = scoreMod.apply(sc, b, h, qi, kj);
-              s[c] = sc;
-              if (sc > tileMax) tileMax = sc;
-            }
-            if (tileMax === -Infinity) continue; // nothing attended in this tile
-            // Online softmax: rescale what was accumulated to the new running max.
-            const mOld = m[r];
-            const mNew = mOld > tileMax ? mOld : tileMax;
-            const alpha = Math.exp(mOld - mNew); // exp(-inf) = 0 on the first tile
-            let sum = l[r] * alpha;
-            const aOff = r * Dv;
-            if (alpha !== 1) for (let d = 0; d < Dv; d++) acc[aOff + d] *= alpha;
-            for (let c = 0; c < cols; c++) {
-              const sc = s[c];
-              if (sc === -Infinity) continue;
-              const pr = Math.exp(sc - mNew);
-              sum += pr;
-              const vOff = (kvBase + kv0 + c) * Dv;
-              for (let d = 0; d < Dv; d++) acc[aOff + d] += pr * v[vOff + d];
-            }
-            l[r] = sum;
-            m[r] = mNew;
-          }
+          foldTile(p, b, h, hk, q0, rows, tiles[t] * kvBlock, partial[t] === 1 ? mask : undefined, m, l, acc, s);
         }
-        for (let r = 0; r < rows; r++) {
-          const row = qBase + q0 + r;
-          const oOff = row * Dv;
-          if (l[r] === 0 || m[r] === -Infinity) {
-            // Fully masked row: output stays 0, lse is -inf (documented behaviour).
-            lseOut[row] = -Infinity;
-            continue;
-          }
-          const inv = 1 / l[r];
-          for (let d = 0; d < Dv; d++) out[oOff + d] = acc[r * Dv + d] * inv;
-          lseOut[row] = m[r] + Math.log(l[r]);
-        }
+        finishRows(qBase + q0, rows, Dv, m, l, acc, out, lseOut);
       }
     }
   }
   return { out, lse: lseOut };
+}
+
+/**
+ * Folds one kv tile into the running softmax of a q tile's rows. A sync function of its own so
+ * V8 optimises the hot loop early (a loop inside the long async driver only gets on-stack
+ * replacement, after hundreds of ms).
+ */
+function foldTile(
+  p: TileProblem,
+  b: number,
+  h: number,
+  hk: number,
+  q0: number,
+  rows: number,
+  kv0: number,
+  mask: Mask | undefined,
+  m: Float64Array,
+  l: Float64Array,
+  acc: Float64Array,
+  s: Float64Array,
+): void {
+  const { Hq, Hkv, Sq, Skv, D, Dv, q, k, v, scale, scoreMod } = p;
+  const kvBlock = s.length;
+  const cols = Math.min(kvBlock, Skv - kv0);
+  const qBase = (b * Hq + h) * Sq;
+  const kvBase = (b * Hkv + hk) * Skv;
+  for (let r = 0; r < rows; r++) {
+    const qi = q0 + r;
+    const qOff = (qBase + qi) * D;
+    // Scores of this row against the tile: s[c] = mod(scale · q·k), -inf where masked.
+    let tileMax = -Infinity;
+    for (let c = 0; c < cols; c++) {
+      const kj = kv0 + c;
+      if (mask !== undefined && !mask.at(b, h, qi, kj)) {
+        s[c] = -Infinity;
+        continue;
+      }
+      const kOff = (kvBase + kj) * D;
+      let dot = 0;
+      for (let d = 0; d < D; d++) dot += q[qOff + d] * k[kOff + d];
+      let sc = dot * scale;
+      if (scoreMod !== undefined) sc = scoreMod.apply(sc, b, h, qi, kj);
+      s[c] = sc;
+      if (sc > tileMax) tileMax = sc;
+    }
+    if (tileMax === -Infinity) continue; // nothing attended in this tile
+    // Online softmax: rescale what was accumulated to the new running max.
+    const mOld = m[r];
+    const mNew = mOld > tileMax ? mOld : tileMax;
+    const alpha = Math.exp(mOld - mNew); // exp(-inf) = 0 on the first tile
+    let sum = l[r] * alpha;
+    const aOff = r * Dv;
+    if (alpha !== 1) for (let d = 0; d < Dv; d++) acc[aOff + d] *= alpha;
+    for (let c = 0; c < cols; c++) {
+      const sc = s[c];
+      if (sc === -Infinity) continue;
+      const pr = Math.exp(sc - mNew);
+      sum += pr;
+      const vOff = (kvBase + kv0 + c) * Dv;
+      for (let d = 0; d < Dv; d++) acc[aOff + d] += pr * v[vOff + d];
+    }
+    l[r] = sum;
+    m[r] = mNew;
+  }
+}
+
+/** Normalises a finished q tile into out/lse; a row that attended nothing keeps 0 and gets lse -Infinity. */
+function finishRows(row0: number, rows: number, Dv: number, m: Float64Array, l: Float64Array, acc: Float64Array, out: Float32Array, lse: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const row = row0 + r;
+    if (l[r] === 0 || m[r] === -Infinity) {
+      lse[row] = -Infinity;
+      continue;
+    }
+    const inv = 1 / l[r];
+    const oOff = row * Dv;
+    for (let d = 0; d < Dv; d++) out[oOff + d] = acc[r * Dv + d] * inv;
+    lse[row] = m[r] + Math.log(l[r]);
+  }
 }
 
 /**
