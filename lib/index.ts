@@ -31,6 +31,18 @@ export { saveNpy, loadNpy, encodeNpy, decodeNpy } from "./tensor/io/npy.js";
 // -- attention
 export type { Mask, ScoreMod, TileClass } from "./attention/types.js";
 export type { MaskExpr, MaskProgram } from "./attention/mask-ir.js";
+// masks, expressions, score mods, block masks
+export { TILE_EMPTY, TILE_PARTIAL, TILE_FULL } from "./attention/types.js";
+export * as masks from "./attention/masks/index.js";
+export { mask, type MaskFn } from "./attention/dsl/mask.js";
+export { ExpressionError } from "./attention/dsl/errors.js";
+export type { ExprParam } from "./attention/dsl/lower.js";
+export { and, or, not } from "./attention/compose.js";
+export * as scoreMods from "./attention/score-mods/index.js";
+export { scoreMod } from "./attention/score-mods/expression.js";
+export { BlockMask, type BlockMaskFields, type BlockSize, type BlockCounts, type DensityOptions } from "./attention/block-mask.js";
+export { createBlockMask, type CreateBlockMaskOptions } from "./attention/create-block-mask.js";
+export { compileProgram, compileInterval, irClassifier, type IntervalBox } from "./attention/mask-ir-js.js";
 // attention(), decode attention, metrics, and backend loading (JS ops register on import;
 // native backends start loading at import, sl.ready() resolves when they have tried)
 import "./backends/js/index.js";
@@ -40,8 +52,11 @@ export { decodeAttention, type DecodeAttentionOptions } from "./attention/decode
 export * as metrics from "./attention/metrics/index.js";
 
 // -- moe
+export * as moe from "./moe/index.js";
 
 // -- dynamic
 export * as dynamic from "./attention/dynamic/index.js";
+export * as workloads from "./attention/workloads/index.js";
+export { compare, type CompareOptions, type CompareMethod } from "./attention/compare.js";
 
 // -- viz

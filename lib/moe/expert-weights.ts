@@ -3,7 +3,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { ACTIVATIONS, type Activation } from "./activations.js";
 import { checkInt } from "./input.js";
 import { Rng } from "./rng.js";
-import { readSafetensors } from "./safetensors-read.js";
+import { decodeSafetensors } from "../tensor/io/safetensors.js";
 
 /**
  * The weights of E expert FFNs, stored [in, out] per expert so that the grouped GEMM computes
@@ -71,7 +71,8 @@ export interface LoadedMoeWeights {
 }
 
 /**
- * Loads one MoE layer's weights from a safetensors file (bytes) or already-read tensors.
+ * Loads one MoE layer's weights from safetensors bytes or already-read tensors (f32, f16 and
+ * bf16 checkpoints; everything is widened to f32).
  * Names, after `prefix`: "mixtral" = `experts.{e}.w1/w3/w2.weight` (gate/up/down) and
  * `gate.weight`; "qwen" (Qwen-MoE, DeepSeek) = `experts.{e}.gate_proj/up_proj/down_proj.weight`,
  * `gate.weight`, and shared experts `shared_expert(s).{gate,up,down}_proj.weight` with
@@ -81,9 +82,10 @@ export interface LoadedMoeWeights {
  * const w = sl.moe.expertsFromSafetensors(bytes, { prefix: "model.layers.0.block_sparse_moe.", naming: "mixtral" });
  * const layer = sl.moe.layer({ k: 2, weights: w });
  */
-export function expertsFromSafetensors(src: Uint8Array | Map<string, Tensor>, o: { prefix?: string; naming?: ExpertNaming } = {}): LoadedMoeWeights {
+export function expertsFromSafetensors(src: Uint8Array | Record<string, Tensor> | Map<string, Tensor>, o: { prefix?: string; naming?: ExpertNaming } = {}): LoadedMoeWeights {
   const op = "moe.expertsFromSafetensors";
-  const tensors = src instanceof Map ? src : readSafetensors(src, op);
+  const tensors: Map<string, Tensor> =
+    src instanceof Map ? src : src instanceof Uint8Array ? new Map(Object.entries(decodeSafetensors(src).tensors)) : new Map(Object.entries(src));
   const prefix = o.prefix ?? "";
   const naming = o.naming ?? "qwen";
   const names = naming === "mixtral" ? ["w1", "w3", "w2"] : ["gate_proj", "up_proj", "down_proj"];

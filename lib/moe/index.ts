@@ -14,8 +14,6 @@ export { sinkhornBalance } from "./routers/sinkhorn.js";
 export type { SecondExpertPolicy } from "./routers/gshard.js";
 export type { MatrixLike } from "./input.js";
 export { dispatch, unpermute, combine, dispatchPlan, type DispatchPlan } from "./dispatch.js";
-export { groupedGemm, jsGroupedGemm } from "./grouped-gemm.js";
 export { layer, MoeLayer, type MoeLayerOptions, type MoeForward, type MoeTimings, type SharedExperts } from "./layer.js";
 export { initExperts, expertsFromSafetensors, type ExpertWeights, type ExpertNaming, type LoadedMoeWeights } from "./expert-weights.js";
-export { readSafetensors, writeSafetensors } from "./safetensors-read.js";
 export type { Activation } from "./activations.js";

@@ -6,7 +6,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { activateInPlace, ACTIVATIONS, type Activation } from "./activations.js";
 import { combineRows, dispatchPlan, permuteRows } from "./dispatch.js";
 import { initExperts, initMatrix, type ExpertWeights, type LoadedMoeWeights } from "./expert-weights.js";
-import { groupedGemm } from "./grouped-gemm.js";
+import { groupedGemm } from "../tensor/ops/grouped-gemm.js";
 import { checkInt, readMatrix, type MatrixLike } from "./input.js";
 import type { RoutingRecord } from "./record.js";
 import { route, type RouteOptions } from "./route.js";
