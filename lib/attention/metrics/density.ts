@@ -10,7 +10,7 @@ export type DensityDenominator = "full" | "causal";
 
 /** A density figure with the definition it was computed under (print them together). */
 export interface Density {
-  /** In [0, 1]. */
+  /** In [0, 1] (above 1 only for a non-causal mask over the causal denominator). */
   value: number;
   level: DensityLevel;
   denominator: DensityDenominator;
@@ -38,14 +38,16 @@ export function densityDefinition(level: DensityLevel, denominator: DensityDenom
         ? "all B·H·qBlocks·kvBlocks tiles"
         : "all B·H·qLen·kvLen pairs"
       : level === "block"
-        ? "the tiles touching the causal lower triangle q >= kv (numerator counted there too)"
-        : "the pairs with q >= kv (numerator counted there too)";
+        ? "the B·H·(tiles holding at least one causal pair q >= kv) (the numerator counts every computed tile, so a non-causal mask can exceed 1)"
+        : "the B·H·(pairs with q >= kv) (the numerator counts every attended pair, so a non-causal mask can exceed 1)";
   return `${level}-level density = ${num} / ${den}`;
 }
 
 /**
  * The fraction of attention a block mask computes, with its definition. Uses the mask's own
- * `density()` when it is a BlockMask (so both always agree), else counts the fields.
+ * `density()` when it is a BlockMask (so both always agree), else counts the fields the same
+ * way. The causal denominator is for causal masks (as SeerAttention and XAttention report);
+ * the numerator is never clipped to the triangle, so a mask reaching above it shows > 1.
  *
  * @example
  * const bm = sl.createBlockMask(sl.masks.slidingWindow(256), { qLen: 4096, kvLen: 4096 });

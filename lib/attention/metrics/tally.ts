@@ -2,13 +2,13 @@ import type { BlockMaskFields } from "../block-mask.js";
 
 /** What a block mask keeps, counted over its own [B, H] rows (before any broadcast). */
 export interface BlockMaskTally {
-  /** Tiles computed (partial + full); with `causal`, only tiles that touch the lower triangle q >= kv. */
+  /** Tiles computed (partial + full), wherever they are. */
   tiles: number;
   /** All tiles; with `causal`, the tiles that touch the lower triangle. */
   totalTiles: number;
-  /** Attended (q, kv) pairs: full tiles whole, partial tiles where the mask says yes; with `causal`, only q >= kv. NaN when not counted. */
+  /** Attended (q, kv) pairs: full tiles whole, partial tiles where the mask says yes. NaN when not counted. */
   elements: number;
-  /** Elements inside computed tiles (what a tile kernel does work for); with `causal`, only q >= kv. */
+  /** Elements inside computed tiles (what a tile kernel does work for). */
   computedElements: number;
   /** B·H·qLen·kvLen, or with `causal` the pairs with q >= kv. */
   totalElements: number;
@@ -16,8 +16,10 @@ export interface BlockMaskTally {
 
 /**
  * Counts tiles and (optionally, exactly, by evaluating the mask inside partial tiles) elements
- * of a block mask. "Causal" means top-left aligned, q >= kv with both counted from 0, as
- * FlexAttention's causal mask.
+ * of a block mask. `causal` changes only the totals (the denominators), as BlockMask.density
+ * does: the numerators count everything the mask keeps, so a non-causal mask can exceed 1.
+ * "Causal" means top-left aligned, q >= kv with both counted from 0, as FlexAttention's causal
+ * mask.
  */
 export function tallyBlockMask(bm: BlockMaskFields, opts: { causal: boolean; elements: boolean }): BlockMaskTally {
   const { B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kbs } = bm;
@@ -61,9 +63,8 @@ export function tallyBlockMask(bm: BlockMaskFields, opts: { causal: boolean; ele
           const kb = isPartial ? idx[row * kvBlocks + j] : fidx[row * kvBlocks + (j - np)];
           const kv0 = kb * kbs;
           const kv1 = Math.min(kvLen, kv0 + kbs);
-          if (causal && !touchesCausal(q1, kv0)) continue;
           tiles++;
-          const area = causal ? causalArea(q0, q1, kv0, kv1) : (q1 - q0) * (kv1 - kv0);
+          const area = (q1 - q0) * (kv1 - kv0);
           computed += area;
           if (!opts.elements) continue;
           if (!isPartial) {
@@ -71,10 +72,7 @@ export function tallyBlockMask(bm: BlockMaskFields, opts: { causal: boolean; ele
             continue;
           }
           const mask = bm.mask!;
-          for (let q = q0; q < q1; q++) {
-            const end = causal ? Math.min(kv1, q + 1) : kv1;
-            for (let kv = kv0; kv < end; kv++) if (mask.at(b, h, q, kv)) elements++;
-          }
+          for (let q = q0; q < q1; q++) for (let kv = kv0; kv < kv1; kv++) if (mask.at(b, h, q, kv)) elements++;
         }
       }
     }

@@ -41,13 +41,25 @@ test("density on a hand-counted block mask, all four definitions", () => {
   assert.match(bf.definition, /block-level density = computed tiles .* all B·H·qBlocks·kvBlocks tiles/);
   // element/full: full tiles 16 + 16, partial tiles 8 + 8 (kv even) = 48 of 96.
   close(metrics.density(bm, { level: "element" }).value, 48 / 96);
-  // block/causal: tiles touching q >= kv are (0,0), (1,0), (1,1): 3; computed among them: (0,0), (1,0) = 2.
-  close(metrics.density(bm, { denominator: "causal" }).value, 2 / 3);
+  // block/causal: tiles holding a pair q >= kv are (0,0), (1,0), (1,1): 3; the numerator counts
+  // every computed tile (4), so this non-causal mask reads above 1, as BlockMask.density does.
+  close(metrics.density(bm, { denominator: "causal" }).value, 4 / 3);
   // element/causal: pairs with q >= kv: rows 0..7 see 1..8 keys = 36.
-  // kept there: tile (0,0) full, causal part = 1+2+3+4 = 10; tile (1,0) partial rows 4..7, kv 0..3 even = 2 each = 8.
   const ec = metrics.density(bm, { level: "element", denominator: "causal" });
-  close(ec.value, 18 / 36);
+  close(ec.value, 48 / 36);
   assert.match(ec.definition, /q >= kv/);
+});
+
+test("density of a causal block mask over the causal area is 1 at element level", () => {
+  // qLen = kvLen = 10, blocks 4: tiles below the diagonal full, diagonal tiles partial (q >= kv).
+  const causal = fnMask("causal", (_b, _h, q, kv) => q >= kv);
+  const bm = blockMaskFromTiles((_b, _h, qb, kb) => (kb > qb ? TILE_EMPTY : kb === qb ? TILE_PARTIAL : TILE_FULL), {
+    B: 1, H: 2, qLen: 10, kvLen: 10, qBlockSize: 4, kvBlockSize: 4, mask: causal,
+  });
+  close(metrics.density(bm, { level: "element", denominator: "causal" }).value, 1);
+  close(metrics.density(bm, { level: "element" }).value, 55 / 100);
+  close(metrics.density(bm).value, 6 / 9);
+  close(metrics.density(bm, { denominator: "causal" }).value, 1);
 });
 
 test("density delegates to a BlockMask's own density() when present", () => {
