@@ -254,7 +254,7 @@ export function isIntExpr(e: MaskExpr, tables: readonly (Int32Array | Float32Arr
 
 function genInterval(e: MaskExpr, out: string[], counter: { n: number }, tables: readonly (Int32Array | Float32Array)[]): [string, string] {
   const id = counter.n++;
-  const L = `l${id}`, Hh = `h${id}`;
+  const L = `lo${id}`, Hh = `hi${id}`;
   const fromR = () => out.push(`const ${L} = R.r0, ${Hh} = R.r1;`);
   const nanFix = () => out.push(`if (${L} !== ${L} || ${Hh} !== ${Hh}) { R.nan = 1; ${L} = -Infinity; ${Hh} = Infinity; }`);
   switch (e.t) {
