@@ -1,0 +1,111 @@
+// bench/gpu/attention: our CUDA attention on the anchors.md shapes (bf16, B=1, H=16), beside the
+// PyTorch peer measured in the same device call (bench/gpu/peer_attention.py writes JSON lines
+// to the file named by PEER_RESULTS). Prints a table with ms, TFLOP/s and ratios.
+//   node bench-gpu-attention.mjs [peer.jsonl]
+import { readFileSync, existsSync } from "node:fs";
+import { Tensor } from "../../lib/tensor/tensor.js";
+import type { BlockMaskFields } from "../../lib/attention/block-mask.js";
+import type { MaskProgram } from "../../lib/attention/mask-ir.js";
+import { cudaAttention } from "../../lib/backends/cuda/attention.js";
+import { toDevice } from "../../lib/backends/cuda/device-tensor.js";
+import { requireCuda } from "../../lib/backends/cuda/runtime.js";
+import { fromFloat32 } from "../../lib/tensor/tensor.js";
+
+const rt = requireCuda("bench");
+const H = 16;
+
+function randn(shape: number[], seed: number): Tensor {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const f = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i += 2) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const u1 = (s + 1) / 4294967297;
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const u2 = s / 4294967296;
+    const r = Math.sqrt(-2 * Math.log(u1));
+    f[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < n) f[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return new Tensor(shape, "bf16", fromFloat32(f, "bf16"));
+}
+
+const V = (name: "q" | "kv") => ({ t: "var" as const, name });
+/** Interval classification of causal / sliding-window tiles: O(tiles), no element visits. */
+function bandMask(S: number, bs: number, w: number | undefined): BlockMaskFields {
+  const n = Math.ceil(S / bs);
+  const kvNum = new Int32Array(n), kvIdx = new Int32Array(n * n), fNum = new Int32Array(n), fIdx = new Int32Array(n * n);
+  for (let qb = 0; qb < n; qb++) {
+    const q0 = qb * bs, q1 = Math.min(S, q0 + bs) - 1;
+    for (let kb = 0; kb <= qb; kb++) {
+      const k0 = kb * bs, k1 = Math.min(S, k0 + bs) - 1;
+      // diff = q - kv ranges over [q0 - k1, q1 - k0]; keep needs 0 <= diff < w.
+      const dmin = q0 - k1, dmax = q1 - k0;
+      const wmax = w ?? Infinity;
+      if (dmax < 0 || dmin >= wmax) continue;
+      if (dmin >= 0 && dmax < wmax) fIdx[qb * n + fNum[qb]++] = kb;
+      else kvIdx[qb * n + kvNum[qb]++] = kb;
+    }
+  }
+  const causal = { t: "bin" as const, op: "ge" as const, a: V("q"), b: V("kv") };
+  const program: MaskProgram = w
+    ? { expr: { t: "bin", op: "and", a: causal, b: { t: "bin", op: "lt", a: { t: "bin", op: "sub", a: V("q"), b: V("kv") }, b: { t: "num", v: w } } }, tables: [] }
+    : { expr: causal, tables: [] };
+  return {
+    B: 1, H: 1, qLen: S, kvLen: S, qBlockSize: bs, kvBlockSize: bs,
+    kvNumBlocks: new Tensor([1, 1, n], "i32", kvNum), kvIndices: new Tensor([1, 1, n, n], "i32", kvIdx),
+    fullKvNumBlocks: new Tensor([1, 1, n], "i32", fNum), fullKvIndices: new Tensor([1, 1, n, n], "i32", fIdx),
+    mask: { kind: w ? "slidingWindow" : "causal", name: w ? `sliding_window_${w}` : "causal", params: {}, at: (_b, _h, q, kv) => q >= kv && (w === undefined || q - kv < w), program },
+  };
+}
+
+const peer = new Map<string, number>();
+const peerFile = process.argv[2];
+if (peerFile && existsSync(peerFile))
+  for (const line of readFileSync(peerFile, "utf8").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const r = JSON.parse(line);
+    peer.set(`${r.peer}:${r.S}:${r.D}:${r.kind}`, r.ms);
+  }
+
+const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "ours/SDPA", "ours/Flex"]];
+function row(label: string, S: number, D: number, kind: string, ms: number, flops: number | undefined) {
+  const sd = peer.get(`sdpa:${S}:${D}:${kind}`), fx = peer.get(`flex:${S}:${D}:${kind}`);
+  // Ratios are speed-ups: peer time / our time (> 1 means we are faster).
+  rows.push([label, ms.toFixed(3), flops ? (flops / ms / 1e9).toFixed(0) : "-", sd?.toFixed(3) ?? "-", fx?.toFixed(3) ?? "-", sd ? (sd / ms).toFixed(2) : "-", fx ? (fx / ms).toFixed(2) : "-"]);
+  console.log(JSON.stringify({ ours: true, S, D, kind, ms }));
+}
+
+for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
+  const q = toDevice(randn([1, H, S, D], 1)), k = toDevice(randn([1, H, S, D], 2)), v = toDevice(randn([1, H, S, D], 3));
+  const scale = 1 / Math.sqrt(D);
+  const dense = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
+  row(`S=${S} D=${D} dense`, S, D, "dense", dense.median, 4 * H * S * S * D);
+  if (process.env.BENCH_VARIANTS) {
+    process.env.SPARSELAB_CUDA_ATTN_WARPS = "8";
+    const d8 = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
+    row(`S=${S} D=${D} dense, 8 warps`, S, D, "dense", d8.median, 4 * H * S * S * D);
+    delete process.env.SPARSELAB_CUDA_ATTN_WARPS;
+  }
+  const cm = bandMask(S, 128, undefined);
+  const causal = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: cm }).then((r) => r.output.dispose()); }, 30, 5);
+  row(`S=${S} D=${D} causal`, S, D, "causal", causal.median, 2 * H * S * S * D);
+  q.dispose(); k.dispose(); v.dispose();
+}
+{
+  const S = 16384, D = 128;
+  const q = toDevice(randn([1, H, S, D], 4)), k = toDevice(randn([1, H, S, D], 5)), v = toDevice(randn([1, H, S, D], 6));
+  for (const w of [256, 1024, 4096]) {
+    const t0 = performance.now();
+    const bm = bandMask(S, 128, w);
+    const tMask = performance.now() - t0;
+    const r = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); }, 30, 5);
+    row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, r.median, undefined);
+    const pcm = peer.get(`flex:${S}:${D}:create_block_mask_window${w}`);
+    rows.push([`  block mask, window ${w} (host, interval)`, tMask.toFixed(3), "-", "-", pcm?.toFixed(3) ?? "-", "-", pcm ? (pcm / tMask).toFixed(0) : "-"]);
+  }
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+console.log(`\n${rt.info.name}, ${rt.arch}; ratios are peer time / ours (> 1: ours faster)`);
+for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  "));

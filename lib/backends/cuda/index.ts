@@ -1,0 +1,27 @@
+import { registerOp, setBackendStatus } from "../registry.js";
+import { cudaAttention } from "./attention.js";
+import { cudaFailure, cudaRuntime } from "./runtime.js";
+
+export { toDevice, toHost, emptyCuda } from "./device-tensor.js";
+export { cudaRuntime } from "./runtime.js";
+
+/**
+ * Tries to bring up CUDA: opens the driver and NVRTC through the native shim and registers the
+ * CUDA ops. Without a GPU (or a built shim) the backend reports why in `sl.backends()` and
+ * everything runs on cpu/js.
+ */
+export function load(): boolean {
+  const rt = cudaRuntime();
+  if (!rt) {
+    setBackendStatus({ name: "cuda", loaded: false, reason: cudaFailure() });
+    return false;
+  }
+  const i = rt.info;
+  setBackendStatus({
+    name: "cuda",
+    loaded: true,
+    detail: `${i.name}, ${rt.arch}, ${i.multiprocessors} SMs, ${(i.totalMem / 2 ** 30).toFixed(0)} GiB, NVRTC ${i.nvrtcVersion}`,
+  });
+  registerOp("cuda", "attention", cudaAttention);
+  return true;
+}

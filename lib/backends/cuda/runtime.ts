@@ -1,0 +1,254 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SparselabError } from "../../errors.js";
+
+/**
+ * The CUDA runtime: the native shim (driver API + NVRTC, opened at run time), the on-disk
+ * kernel cache, compiled-function lookup and a caching allocator. One instance per process.
+ *
+ * Environment: SPARSELAB_CACHE_DIR (default ~/.cache/sparselab) holds cubins by hash of source,
+ * options and architecture; SPARSELAB_DEBUG=1 prints each compiled source's name and resource
+ * use, =2 also the generated source and PTX; SPARSELAB_CUDA_ADDON points at a prebuilt
+ * sparselab_cuda.node (used on machines where the package was built elsewhere).
+ */
+export interface DeviceInfo {
+  name: string;
+  major: number;
+  minor: number;
+  multiprocessors: number;
+  sharedMemOptin: number;
+  totalMem: number;
+  driverVersion: number;
+  nvrtcVersion: string;
+}
+
+interface Binding {
+  init(): DeviceInfo;
+  compile(src: string, name: string, opts: string[], wantPtx?: boolean): { cubin: Buffer; log: string; ptx?: string };
+  moduleLoad(cubin: Buffer): number;
+  getFunction(mod: number, name: string, smem: number): { id: number; regs: number; localBytes: number };
+  launch(fn: number, grid: number[], block: number[], smem: number, spec: string, args: number[]): void;
+  malloc(bytes: number): number;
+  free(ptr: number): void;
+  memset(ptr: number, byte: number, bytes: number): void;
+  htod(ptr: number, data: ArrayBufferView): void;
+  dtoh(ptr: number, bytes: number): ArrayBuffer;
+  dtod(dst: number, src: number, bytes: number): void;
+  sync(): void;
+  memInfo(): { free: number; total: number };
+  eventCreate(): number;
+  eventRecord(e: number): void;
+  eventElapsed(a: number, b: number): number;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "lib"))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+export interface CompiledFunction {
+  id: number;
+  name: string;
+  regs: number;
+  localBytes: number;
+  smem: number;
+}
+
+const debugLevel = Number(process.env.SPARSELAB_DEBUG ?? 0) || 0;
+
+export class CudaRuntime {
+  readonly info: DeviceInfo;
+  readonly arch: string;
+  readonly root: string;
+  private readonly fns = new Map<string, CompiledFunction>();
+  private readonly pool = new Map<number, number[]>();
+  private pooledBytes = 0;
+  private liveBytes = 0;
+  private peakBytes = 0;
+
+  private constructor(readonly b: Binding, info: DeviceInfo, root: string) {
+    this.info = info;
+    this.root = root;
+    // sm_90a unlocks Hopper-only instructions (wgmma, setmaxnreg); other chips use their own sm.
+    this.arch = `sm_${info.major}${info.minor}${info.major === 9 && info.minor === 0 ? "a" : ""}`;
+  }
+
+  /** Loads the shim and initialises device 0; throws an Error saying why when it cannot. */
+  static open(): CudaRuntime {
+    const root = packageRoot();
+    const candidates = [
+      process.env.SPARSELAB_CUDA_ADDON,
+      join(root, "build", "Release", "sparselab_cuda.node"),
+      join(root, ".gpu", "sparselab_cuda.node"),
+    ].filter((p): p is string => !!p);
+    const path = candidates.find((p) => existsSync(p));
+    if (!path) throw new Error(`the CUDA shim is not built (looked for ${candidates.join(", ")})`);
+    const req = createRequire(import.meta.url);
+    const binding = req(path) as Binding;
+    const info = binding.init();
+    return new CudaRuntime(binding, info, root);
+  }
+
+  private cacheDir(): string {
+    const base = process.env.SPARSELAB_CACHE_DIR ?? join(homedir(), ".cache", "sparselab");
+    return join(base, "cuda");
+  }
+
+  /**
+   * Compiles `source` with NVRTC for this GPU (or takes the cubin from the disk cache) and
+   * returns the kernel `entry`. `smem` is its dynamic shared memory, raised past 48 KB if needed.
+   */
+  fn(name: string, source: string, entry: string, smem: number): CompiledFunction {
+    const opts = [`--gpu-architecture=${this.arch}`, "-std=c++17", "--use_fast_math", "-default-device"];
+    const key = createHash("sha256")
+      .update(source)
+      .update("\0" + opts.join(" ") + "\0" + this.info.nvrtcVersion + "\0" + entry)
+      .digest("hex")
+      .slice(0, 32);
+    const memo = this.fns.get(key + ":" + smem);
+    if (memo) return memo;
+    const dir = this.cacheDir();
+    const file = join(dir, `${name}-${key}.cubin`);
+    let cubin: Buffer;
+    if (existsSync(file)) {
+      cubin = readFileSync(file);
+    } else {
+      if (debugLevel >= 2) process.stderr.write(`[sparselab cuda] source of ${name}:\n${source}\n`);
+      const t0 = performance.now();
+      const out = this.b.compile(source, `${name}.cu`, opts, debugLevel >= 2);
+      cubin = out.cubin;
+      if (debugLevel >= 1)
+        process.stderr.write(`[sparselab cuda] compiled ${name} for ${this.arch} in ${(performance.now() - t0).toFixed(0)} ms${out.log ? "\n" + out.log : ""}\n`);
+      if (debugLevel >= 2 && out.ptx) process.stderr.write(`[sparselab cuda] PTX of ${name}:\n${out.ptx}\n`);
+      try {
+        mkdirSync(dir, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, cubin);
+        renameSync(tmp, file); // atomic, so two kernels compiling at once never see half a file
+      } catch {
+        /* a read-only cache only costs a recompile */
+      }
+    }
+    const mod = this.b.moduleLoad(cubin);
+    const f = this.b.getFunction(mod, entry, smem);
+    const cf: CompiledFunction = { id: f.id, name, regs: f.regs, localBytes: f.localBytes, smem };
+    if (debugLevel >= 1)
+      process.stderr.write(`[sparselab cuda] ${name}: ${f.regs} registers, ${f.localBytes} bytes local, ${smem} bytes shared\n`);
+    this.fns.set(key + ":" + smem, cf);
+    return cf;
+  }
+
+  launch(f: CompiledFunction, grid: [number, number, number], block: [number, number, number], spec: string, args: number[]): void {
+    if (grid.some((g) => g <= 0)) return; // nothing to do (an empty dimension)
+    this.b.launch(f.id, grid, block, f.smem, spec, args);
+  }
+
+  /** Rounds allocations up so the pool can reuse them across slightly different sizes. */
+  private static bucket(bytes: number): number {
+    if (bytes <= 4096) return 4096;
+    const p = 2 ** Math.ceil(Math.log2(bytes));
+    // Above 1 MiB round to 1/8 steps of the power of two to bound waste to 12.5%.
+    if (bytes <= 1 << 20) return p;
+    const step = p / 8;
+    return Math.ceil(bytes / step) * step;
+  }
+
+  alloc(bytes: number): { ptr: number; size: number } {
+    const size = CudaRuntime.bucket(Math.max(1, bytes));
+    const free = this.pool.get(size);
+    let ptr = free?.pop();
+    if (ptr !== undefined) this.pooledBytes -= size;
+    else {
+      try {
+        ptr = this.b.malloc(size);
+      } catch (e) {
+        // Out of memory: give the pool back to the driver and try once more.
+        this.emptyCache();
+        ptr = this.b.malloc(size);
+      }
+    }
+    this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    return { ptr, size };
+  }
+
+  release(ptr: number, size: number): void {
+    this.liveBytes -= size;
+    let list = this.pool.get(size);
+    if (!list) this.pool.set(size, (list = []));
+    list.push(ptr);
+    this.pooledBytes += size;
+  }
+
+  /** Frees every cached (unused) allocation back to the driver. */
+  emptyCache(): void {
+    for (const [, list] of this.pool) for (const p of list) this.b.free(p);
+    this.pool.clear();
+    this.pooledBytes = 0;
+  }
+
+  memory(): { liveBytes: number; pooledBytes: number; peakBytes: number; deviceFree: number; deviceTotal: number } {
+    const m = this.b.memInfo();
+    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes, deviceFree: m.free, deviceTotal: m.total };
+  }
+
+  sync(): void {
+    this.b.sync();
+  }
+
+  /** Times `fn` with CUDA events: median of `iters` runs after `warmup`, in milliseconds. */
+  time(fn: () => void, iters = 20, warmup = 3): { median: number; min: number; all: number[] } {
+    for (let i = 0; i < warmup; i++) fn();
+    this.b.sync();
+    const all: number[] = [];
+    const a = this.b.eventCreate();
+    const z = this.b.eventCreate();
+    for (let i = 0; i < iters; i++) {
+      this.b.eventRecord(a);
+      fn();
+      this.b.eventRecord(z);
+      all.push(this.b.eventElapsed(a, z));
+    }
+    const s = [...all].sort((x, y) => x - y);
+    return { median: s[Math.floor(s.length / 2)], min: s[0], all };
+  }
+
+  kernelSource(file: string): string {
+    const p = join(this.root, "lib", "backends", "cuda", "kernels", file);
+    if (!existsSync(p)) throw new SparselabError("cuda", `kernel source ${p} is missing`);
+    return readFileSync(p, "utf8");
+  }
+}
+
+let runtime: CudaRuntime | undefined;
+let failure: string | undefined;
+
+/** The process's CUDA runtime, or undefined with `cudaFailure()` saying why. */
+export function cudaRuntime(): CudaRuntime | undefined {
+  if (runtime || failure) return runtime;
+  try {
+    runtime = CudaRuntime.open();
+  } catch (e) {
+    failure = (e as Error).message.replace(/^\[sparselab cuda\] /, "");
+  }
+  return runtime;
+}
+
+export function cudaFailure(): string | undefined {
+  cudaRuntime();
+  return failure;
+}
+
+export function requireCuda(op: string): CudaRuntime {
+  const rt = cudaRuntime();
+  if (!rt) throw new SparselabError(op, `CUDA is not available: ${failure}`);
+  return rt;
+}
