@@ -26,7 +26,11 @@ export interface DensityOptions {
   denominator?: DensityDenominator;
 }
 
-/** The sentence that says what each (level, denominator) density counts. */
+/**
+ * The sentence that says what each (level, denominator) density counts.
+ * @example
+ * sl.metrics.densityDefinition("element", "causal");  // "element-level density = attended (q, kv) pairs ... / the B·H·(pairs with q >= kv) ..."
+ */
 export function densityDefinition(level: DensityLevel, denominator: DensityDenominator): string {
   const num =
     level === "block"

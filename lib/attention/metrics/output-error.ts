@@ -41,8 +41,13 @@ export async function outputError(out: Tensor, ref: Tensor): Promise<OutputError
   return compareArrays(a, r);
 }
 
-/** The same figures for two equally long arrays. */
+/**
+ * The same figures for two equally long arrays (already on the host).
+ * @example
+ * sl.metrics.compareArrays([1, 2, 3], [1, 2, 4]).relL1;   // 1 / 7
+ */
 export function compareArrays(a: ArrayLike<number>, r: ArrayLike<number>): OutputError {
+  if (a.length !== r.length) argError("metrics.compareArrays", "a", `the length of r (${r.length})`, `length ${a.length}`);
   let l1 = 0;
   let refL1 = 0;
   let dot = 0;

@@ -20,6 +20,9 @@ export interface BlockMaskTally {
  * does: the numerators count everything the mask keeps, so a non-causal mask can exceed 1.
  * "Causal" means top-left aligned, q >= kv with both counted from 0, as FlexAttention's causal
  * mask.
+ * @example
+ * const bm = sl.createBlockMask(sl.masks.causal(), { qLen: 1000, kvLen: 1000 });
+ * sl.metrics.tallyBlockMask(bm, { causal: true, elements: true });  // { tiles: 36, totalTiles: 36, elements: 500500, ... }
  */
 export function tallyBlockMask(bm: BlockMaskFields, opts: { causal: boolean; elements: boolean }): BlockMaskTally {
   const { B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kbs } = bm;
