@@ -4,8 +4,8 @@
   # sparselab_cpu: every lib/backends/cpu/native/*.cc. The per-ISA kernels (isa_*.cc) select their
   # instruction set with `#pragma GCC target` inside the file, so the whole addon is compiled
   # with the baseline flags and the best kernel set is picked once at load time.
-  # A "sparselab_cuda" target (lib/backends/cuda/native/addon.cc) is added by the CUDA backend
-  # once that file exists.
+  # sparselab_cuda: the CUDA shim (lib/backends/cuda/native/addon.cc). It opens libcuda and
+  # NVRTC with dlopen at run time, so it builds with g++ alone and loads on machines without CUDA.
   "targets": [
     {
       "target_name": "sparselab_cpu",
@@ -19,6 +19,16 @@
       "cflags_cc": ["-std=gnu++17", "-fexceptions", "-O3", "-ffp-contract=fast", "-Wall", "-Wno-unused-function"],
       "ldflags": ["-pthread"],
       "cflags": ["-pthread"]
+    },
+    {
+      "target_name": "sparselab_cuda",
+      "sources": ["lib/backends/cuda/native/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=gnu++17", "-fexceptions", "-O2", "-Wall"],
+      "libraries": ["-ldl"]
     }
   ]
 }
