@@ -72,3 +72,18 @@ export type AntidiagScoresImpl = (q: Tensor, k: Tensor, stride: number, scale: n
 /** Registry names of the ops above. */
 export const OPS = ["attention", "decodeAttention", "matmul", "groupedGemm", "softmax", "topk", "blockPool", "antidiagScores"] as const;
 export type OpName = (typeof OPS)[number];
+
+/**
+ * "colDiagSums" (vertical-slash estimation, MInference): with P = softmax(scale · q kᵀ) per
+ * row, causal at absolute query positions qOffset + i when `causal` (kv > qOffset + i masked),
+ * returns cols[b, h, j] = Σ_i P[i, j] (vertical lines) and diags[b, h, o] = Σ of P[i, j] over
+ * (qOffset + i) − j = o for o in [0, Skv) (slash lines; entries above the diagonal are not
+ * counted). q [B, Hq, Sq, D] (usually the last few queries), k [B, Hkv, Skv, D], Hkv | Hq;
+ * both outputs f32 [B, Hq, Skv]. A fully masked row contributes nothing. Implemented by the
+ * cpu backend (added by the native CPU issue; no JS reference is registered yet).
+ */
+export type ColDiagSumsImpl = (
+  q: Tensor,
+  k: Tensor,
+  opts: { scale: number; qOffset: number; causal: boolean; signal?: AbortSignal },
+) => Promise<{ cols: Tensor<"f32">; diags: Tensor<"f32"> }>;

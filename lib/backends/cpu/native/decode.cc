@@ -25,7 +25,7 @@ void decode_attention(const DecodeArgs& a) {
 
   for (int64_t i = 0; i < int64_t(nbh) * a.n; i++) {
     const int32_t t = a.idx[i];
-    if (t < 0 || t >= a.Skv)
+    if (t >= a.Skv)  // negative entries are padding (skipped), as in the JS reference
       throw OpError("indices: token index " + std::to_string(t) + " is outside the cache [0, " + std::to_string(a.Skv) + ")");
   }
 
@@ -60,14 +60,19 @@ void decode_attention(const DecodeArgs& a) {
     const int32_t* idx = a.idx + size_t(bh) * a.n;
     for (int c0 = t0; c0 < t1; c0 += CH) {
       a.cancel.check();
-      const int w = std::min(CH, t1 - c0), ncols = round_up(w, VW);
-      for (int j = 0; j < w; j++) {
-        const size_t r = size_t(bh) * a.Skv + size_t(idx[c0 + j]);
+      const int span = std::min(CH, t1 - c0);
+      int w = 0;  // selected tokens in this chunk (padding dropped)
+      for (int u = 0; u < span; u++) {
+        if (idx[c0 + u] < 0) continue;
+        const int j = w++;
+        const size_t r = size_t(bh) * a.Skv + size_t(idx[c0 + u]);
         load_f32(a.k, a.dt, r * D, D, s.krow.data());
         for (int d = 0; d < D; d++) s.Kt[size_t(d) * CHp + j] = s.krow[size_t(d)];
         load_f32(a.v, a.dt, r * Dv, Dv, s.V.data() + size_t(j) * Dvp);
         for (int d = Dv; d < Dvp; d++) s.V[size_t(j) * Dvp + d] = 0;
       }
+      if (w == 0) continue;
+      const int ncols = round_up(w, VW);
       for (int d = 0; d < D; d++)
         for (int j = w; j < ncols; j++) s.Kt[size_t(d) * CHp + j] = 0;
       kk.gemm(rows, ncols, D, s.Qp.data(), D, s.Kt.data(), CHp, s.S.data(), CHp, kOverwrite, nullptr);

@@ -26,9 +26,11 @@ void softmax_rows(const void* x, DType dt, int64_t rows, int n, float* out, cons
     for (int64_t r = t * rpt; r < std::min(rows, (t + 1) * rpt); r++) {
       float* o = out + r * n;
       load_f32(x, dt, size_t(r) * n, n, o, kLog2e);  // base 2: softmax(x) = 2^(x log2 e - max) / sum
+      bool has_nan = false;
+      for (int j = 0; j < n; j++) has_nan |= std::isnan(o[j]);
       const float m = kk.row_max(o, n);
-      if (m == kNegInf || std::isnan(m)) {
-        // All -inf: no finite score to normalise against (PyTorch gives NaN; so do we).
+      if (m == kNegInf || has_nan) {
+        // All -inf, or a NaN: no distribution to return (PyTorch gives NaN; so does the JS reference).
         std::fill_n(o, n, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
@@ -83,8 +85,11 @@ void block_pool(const void* x, DType dt, int64_t BH, int S, int D, int block, in
     for (int s = s0 + 1; s < s1; s++) {
       load_f32(x, dt, (size_t(bh) * S + s) * D, D, row);
       if (reduce == 0) for (int d = 0; d < D; d++) o[d] += row[d];
-      else if (reduce == 1) for (int d = 0; d < D; d++) o[d] = std::max(o[d], row[d]);
-      else for (int d = 0; d < D; d++) o[d] = std::min(o[d], row[d]);
+      // NaN propagates (once the running value is NaN it stays), as in the JS reference.
+      else if (reduce == 1)
+        for (int d = 0; d < D; d++) o[d] = o[d] == o[d] && (row[d] > o[d] || row[d] != row[d]) ? row[d] : o[d];
+      else
+        for (int d = 0; d < D; d++) o[d] = o[d] == o[d] && (row[d] < o[d] || row[d] != row[d]) ? row[d] : o[d];
     }
     if (reduce == 0) {
       const float inv = 1.0f / float(s1 - s0);

@@ -12,17 +12,16 @@ ProgramRunner::ProgramRunner(const Program& p, int cap)
 
 namespace {
 
-inline double floored_mod(double a, double b) {
-  // Python's %, as the IR specifies: the sign follows the divisor.
-  double r = std::fmod(a, b);
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
-  return r;
-}
+// The IR's truth: non-zero and not NaN (lib/attention/mask-ir-js.ts).
+inline bool truthy(double x) { return x != 0 && x == x; }
+
+// Python's %, computed exactly as the JS reference does.
+inline double floored_mod(double a, double b) { return a - b * std::floor(a / b); }
 
 inline double un(int op, double a) {
   switch (op) {
     case OP_NEG: return -a;
-    case OP_NOT: return a == 0 ? 1 : 0;
+    case OP_NOT: return truthy(a) ? 0 : 1;
     case OP_ABS: return std::fabs(a);
     case OP_FLOOR: return std::floor(a);
     case OP_CEIL: return std::ceil(a);
@@ -52,9 +51,9 @@ inline double bin(int op, double a, double b) {
     case OP_GE: return a >= b;
     case OP_EQ: return a == b;
     case OP_NE: return a != b;
-    case OP_AND: return (a != 0) && (b != 0);
-    case OP_OR: return (a != 0) || (b != 0);
-    case OP_XOR: return (a != 0) != (b != 0);
+    case OP_AND: return truthy(a) && truthy(b);
+    case OP_OR: return truthy(a) || truthy(b);
+    case OP_XOR: return truthy(a) != truthy(b);
   }
   return NAN;
 }
@@ -114,7 +113,7 @@ void ProgramRunner::run(int b, int h, int q, int kv0, int n, const float* score)
       case OP_SEL: {
         const int cc = c[2], x = c[3], y = c[4];
         if (uni_[cc]) {  // a uniform condition picks one branch for the whole row
-          const int pick = sval_[cc] != 0 ? x : y;
+          const int pick = truthy(sval_[cc]) ? x : y;
           uni_[dst] = uni_[pick];
           if (uni_[pick]) sval_[dst] = sval_[pick];
           else std::copy_n(&vals_[size_t(pick) * cap_], n, d);
@@ -122,7 +121,7 @@ void ProgramRunner::run(int b, int h, int q, int kv0, int n, const float* score)
           uni_[dst] = 0;
           const double* cv = &vals_[size_t(cc) * cap_];
           for (int j = 0; j < n; j++) {
-            const int pick = cv[j] != 0 ? x : y;
+            const int pick = truthy(cv[j]) ? x : y;
             d[j] = uni_[pick] ? sval_[pick] : vals_[size_t(pick) * cap_ + j];
           }
         }
@@ -160,10 +159,10 @@ void ProgramRunner::run(int b, int h, int q, int kv0, int n, const float* score)
             case OP_GT: vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double(x > y); }); break;
             case OP_GE: vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double(x >= y); }); break;
             case OP_AND:
-              vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double((x != 0) & (y != 0)); });
+              vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double(truthy(x) & truthy(y)); });
               break;
             case OP_OR:
-              vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double((x != 0) | (y != 0)); });
+              vloop(d, av, ua, sa, bv, ub, sb, n, [](double x, double y) { return double(truthy(x) | truthy(y)); });
               break;
             default: {
               const int o = op;
@@ -179,10 +178,10 @@ void ProgramRunner::mask_row(int b, int h, int q, int kv0, int n, uint8_t* keep)
   run(b, h, q, kv0, n, nullptr);
   const int r = p_.result;
   if (uni_[r]) {
-    std::memset(keep, sval_[r] != 0 ? 1 : 0, size_t(n));
+    std::memset(keep, truthy(sval_[r]) ? 1 : 0, size_t(n));
   } else {
     const double* v = &vals_[size_t(r) * cap_];
-    for (int j = 0; j < n; j++) keep[j] = v[j] != 0;
+    for (int j = 0; j < n; j++) keep[j] = truthy(v[j]);
   }
 }
 

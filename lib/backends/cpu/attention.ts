@@ -1,0 +1,157 @@
+import { argError, SparselabError } from "../../errors.js";
+import type { BlockMaskFields } from "../../attention/block-mask.js";
+import type { Mask } from "../../attention/types.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { allocStorage } from "../../tensor/dtype.js";
+import type { AttentionArgs, AttentionResult } from "../ops.js";
+import { resolveOp } from "../registry.js";
+import { DTYPE_CODE, loadAddon, runNative, type NativeAddon } from "./addon.js";
+import { lowerProgram, type NativeProgram } from "./program.js";
+
+type NativeAttention = Parameters<NativeAddon["attention"]>[0];
+
+/** Which attention calls the native kernel takes; the rest run on the JS reference. */
+export function nativeAttentionUnsupported(q: Tensor, k: Tensor, v: Tensor, scoreProgram: unknown, hasScoreMod: boolean): string | undefined {
+  if (q.device !== "cpu" || k.device !== "cpu" || v.device !== "cpu") return "tensors are not on the host";
+  if (q.dtype !== k.dtype || q.dtype !== v.dtype) return `mixed dtypes (${q.dtype}, ${k.dtype}, ${v.dtype})`;
+  if (q.dtype !== "f32" && q.dtype !== "f16" && q.dtype !== "bf16") return `dtype ${q.dtype}`;
+  if (hasScoreMod && !scoreProgram) return "the score mod is a plain function (no IR)";
+  return undefined;
+}
+
+const warned = new Set<string>();
+function warnOnce(why: string): void {
+  if (warned.has(why)) return;
+  warned.add(why);
+  console.warn(`[sparselab] cpu attention: ${why}; running the JS reference instead`);
+}
+
+/**
+ * Per-tile bitmaps of a plain-function mask over the partial tiles of `bm`, evaluated once in
+ * JS for the call's (b, h) (FlexAttention calls the mask with the real head even when the
+ * block mask broadcasts over heads). Layout: see TileBitmaps in native/attention.h.
+ */
+export function maskBitmaps(mask: Mask, bm: BlockMaskFields, B: number, Hq: number, Sq: number, Skv: number): { bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number } {
+  const qbs = bm.qBlockSize;
+  const kbs = bm.kvBlockSize;
+  const nqb = Math.ceil(bm.qLen / qbs);
+  const nkb = Math.ceil(bm.kvLen / kbs);
+  const wpr = Math.ceil(kbs / 32);
+  const num = bm.kvNumBlocks.data as Int32Array;
+  const idx = bm.kvIndices.data as Int32Array;
+  const tileStart = new Int32Array(B * Hq * nqb + 1);
+  let tiles = 0;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++)
+      for (let qb = 0; qb < nqb; qb++) {
+        tileStart[(b * Hq + h) * nqb + qb] = tiles;
+        tiles += num[((bm.B === 1 ? 0 : b) * bm.H + (bm.H === 1 ? 0 : h)) * nqb + qb];
+      }
+  tileStart[B * Hq * nqb] = tiles;
+  const bits = new Uint32Array(tiles * qbs * wpr);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++)
+      for (let qb = 0; qb < nqb; qb++) {
+        const bi = ((bm.B === 1 ? 0 : b) * bm.H + (bm.H === 1 ? 0 : h)) * nqb + qb;
+        const first = tileStart[(b * Hq + h) * nqb + qb];
+        for (let s = 0; s < num[bi]; s++) {
+          const kb = idx[bi * nkb + s];
+          const base = (first + s) * qbs * wpr;
+          for (let r = 0; r < qbs && qb * qbs + r < Sq; r++) {
+            const q = qb * qbs + r;
+            for (let c = 0; c < kbs && kb * kbs + c < Skv; c++) {
+              const ok = mask.at(b, h, q, kb * kbs + c);
+              if (typeof ok !== "boolean") throw new SparselabError("attention", `mask function returned ${typeof ok}, expected a boolean`);
+              if (ok) bits[base + r * wpr + (c >>> 5)] |= 1 << (c & 31);
+            }
+          }
+        }
+      }
+  return { bits, tileStart, wordsPerRow: wpr };
+}
+
+/** Checks the block mask matches the call, so the native kernel never reads out of bounds. */
+function blockMaskView(bm: BlockMaskFields, B: number, Hq: number, Sq: number, Skv: number): NonNullable<NativeAttention["bm"]> {
+  const op = "attention";
+  if (bm.qLen !== Sq || bm.kvLen !== Skv) argError(op, "blockMask", `qLen ${Sq} and kvLen ${Skv} (from q and k)`, `qLen ${bm.qLen}, kvLen ${bm.kvLen}`);
+  if (bm.B !== 1 && bm.B !== B) argError(op, "blockMask", `B = 1 or ${B}`, `B = ${bm.B}`);
+  if (bm.H !== 1 && bm.H !== Hq) argError(op, "blockMask", `H = 1 or ${Hq} (query heads)`, `H = ${bm.H}`);
+  if (!(bm.qBlockSize > 0 && bm.kvBlockSize > 0)) argError(op, "blockMask", "positive block sizes", `${bm.qBlockSize} x ${bm.kvBlockSize}`);
+  const nqb = Math.ceil(Sq / bm.qBlockSize);
+  const nkb = Math.ceil(Skv / bm.kvBlockSize);
+  const n3 = bm.B * bm.H * nqb;
+  const want = (t: Tensor, n: number, name: string): Int32Array => {
+    if (t.dtype !== "i32" || t.size !== n) argError(op, `blockMask.${name}`, `i32 with ${n} elements`, `${t.dtype} with ${t.size}`);
+    return t.data as Int32Array;
+  };
+  return {
+    B: bm.B, H: bm.H, qbs: bm.qBlockSize, kbs: bm.kvBlockSize, nqb, nkb,
+    kvNum: want(bm.kvNumBlocks, n3, "kvNumBlocks"),
+    kvIdx: want(bm.kvIndices, n3 * nkb, "kvIndices"),
+    fullNum: want(bm.fullKvNumBlocks, n3, "fullKvNumBlocks"),
+    fullIdx: want(bm.fullKvIndices, n3 * nkb, "fullKvIndices"),
+  };
+}
+
+function hasPartial(view: NonNullable<NativeAttention["bm"]>): boolean {
+  return view.kvNum.some((n) => n > 0);
+}
+
+const programs = new WeakMap<object, NativeProgram>();
+function lowered(x: { program?: import("../../attention/mask-ir.js").MaskProgram } | undefined): NativeProgram | undefined {
+  if (!x?.program) return undefined;
+  let p = programs.get(x.program);
+  if (!p) programs.set(x.program, (p = lowerProgram(x.program)));
+  return p;
+}
+
+/**
+ * Runs the native kernel into caller-owned storage: `out` [B, Hq, Sq, Dv] in q's dtype and
+ * optionally `lse` [B, Hq, Sq]. Tests poison these first to check every element is written.
+ */
+export async function attentionInto(args: AttentionArgs, out: Float32Array | Uint16Array, lse?: Float32Array): Promise<void> {
+  const addon = loadAddon();
+  const { q, k, v, blockMask, scoreMod, scale, signal } = args;
+  const [B, Hq, Sq, D] = q.shape;
+  const [, Hkv, Skv] = k.shape;
+  const Dv = v.shape[3];
+  const p: NativeAttention = {
+    q: q.data as Float32Array, k: k.data as Float32Array, v: v.data as Float32Array,
+    dtype: DTYPE_CODE[q.dtype]!, B, Hq, Hkv, Sq, Skv, D, Dv, scale, out, lse,
+  };
+  if (blockMask) {
+    const view = blockMaskView(blockMask, B, Hq, Sq, Skv);
+    p.bm = view;
+    if (hasPartial(view)) {
+      const mask = blockMask.mask;
+      if (!mask) argError("attention", "blockMask.mask", "a mask to refine the partial tiles", "none");
+      const prog = lowered(mask);
+      if (prog) p.maskProgram = prog;
+      else p.bitmaps = maskBitmaps(mask, blockMask, B, Hq, Sq, Skv);
+    }
+  }
+  if (scoreMod) {
+    const prog = lowered(scoreMod);
+    if (!prog) throw new SparselabError("attention", "the cpu backend needs a score mod with an IR program");
+    p.scoreProgram = prog;
+  }
+  await runNative("attention", signal, (cancel) => addon.attention({ ...p, cancel }));
+}
+
+/** The registered "attention" implementation for backend "cpu". */
+export async function cpuAttention(args: AttentionArgs): Promise<AttentionResult> {
+  const { q, k, v, scoreMod, returnLse } = args;
+  const why = nativeAttentionUnsupported(q, k, v, scoreMod?.program, scoreMod !== undefined);
+  if (why) {
+    warnOnce(why);
+    return resolveOp<(a: AttentionArgs) => Promise<AttentionResult>>("attention", { backend: "js" }).impl(args);
+  }
+  const [B, Hq, Sq] = q.shape;
+  const Dv = v.shape[3];
+  const out = allocStorage(q.dtype, B * Hq * Sq * Dv) as Float32Array | Uint16Array;
+  const lse = returnLse ? new Float32Array(B * Hq * Sq) : undefined;
+  await attentionInto(args, out, lse);
+  const res: AttentionResult = { output: new Tensor([B, Hq, Sq, Dv], q.dtype, out) };
+  if (lse) res.lse = new Tensor([B, Hq, Sq], "f32", lse);
+  return res;
+}
