@@ -41,10 +41,16 @@ function main() {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const cpuAddon = join(root, "build", "Release", "sparselab_cpu.node");
   if (r.status !== 0) {
     const log = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
-    const firstErr = log.split("\n").find((l) => /error/i.test(l)) ?? r.error?.message ?? `exit ${r.status}`;
-    return say(`native CPU backend not built (${firstErr.trim().slice(0, 200)}); using the JS backend`);
+    const firstErr = (log.split("\n").find((l) => /error/i.test(l)) ?? r.error?.message ?? `exit ${r.status}`).trim().slice(0, 200);
+    // Another target (the CUDA shim) may be what failed: build the CPU addon alone.
+    if (!existsSync(cpuAddon) && existsSync(join(root, "build", "Makefile")))
+      spawnSync("make", ["-C", join(root, "build"), "BUILDTYPE=Release", "-j", jobs, "sparselab_cpu"], { stdio: "ignore" });
+    if (!existsSync(cpuAddon)) return say(`native CPU backend not built (${firstErr}); using the JS backend`);
+    say(`native CPU backend built; another native target failed (${firstErr})`);
+    return;
   }
   say("native CPU backend built (build/Release/sparselab_cpu.node)");
 }
