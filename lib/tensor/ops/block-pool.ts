@@ -1,6 +1,7 @@
 import { registerOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { BlockPoolImpl } from "../../backends/ops.js";
 import { effectiveSignal } from "../../cancel.js";
+import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { Tensor } from "../tensor.js";
 import { requireHost, requireTensor } from "../check.js";
@@ -54,6 +55,8 @@ export async function blockPool(x: Tensor, block: number, reduce: "mean" | "max"
   if (x.dtype !== "f32" && x.dtype !== "f16" && x.dtype !== "bf16") argError("blockPool", "x", "a float tensor (f32, f16, bf16)", `dtype ${x.dtype}`);
   if (!Number.isInteger(block) || block <= 0) argError("blockPool", "block", "a positive integer", String(block));
   if (reduce !== "mean" && reduce !== "max" && reduce !== "min") argError("blockPool", "reduce", `"mean", "max" or "min"`, String(reduce));
+  // Native backends register as they finish loading; wait so the first call can use them.
+  await ready();
   const { impl } = resolveOp<BlockPoolImpl>("blockPool", { backend: opts.backend, device: x.device });
   return impl(x, block, reduce, { signal: effectiveSignal(opts.signal) });
 }

@@ -1,6 +1,7 @@
 import { registerOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { GroupedGemmImpl } from "../../backends/ops.js";
 import { effectiveSignal } from "../../cancel.js";
+import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { fromFloat32, Tensor } from "../tensor.js";
 import { requireFloat, requireHost, requireTensor } from "../check.js";
@@ -63,6 +64,8 @@ export async function groupedGemm(x: Tensor, w: Tensor, offsets: Tensor, opts: {
         argError("groupedGemm", "offsets", `non-decreasing values in [0, ${T}]`, `[${Array.from(o).join(", ")}] (bad at position ${g})`);
     }
   }
+  // Native backends register as they finish loading; wait so the first call can use them.
+  await ready();
   const { impl } = resolveOp<GroupedGemmImpl>("groupedGemm", { backend: opts.backend, device: x.device });
   return impl(x, w, offsets as Tensor<"i32">, { signal: effectiveSignal(opts.signal) });
 }

@@ -2,6 +2,7 @@ import { argError, fmtShape } from "../../errors.js";
 import { registerOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { MatmulImpl } from "../../backends/ops.js";
 import { effectiveSignal } from "../../cancel.js";
+import { ready } from "../../backends/load.js";
 import { fromFloat32, Tensor } from "../tensor.js";
 import { requireFloat, requireHost } from "../check.js";
 import { broadcastShapes, broadcastStrides, numel } from "../shape-util.js";
@@ -129,6 +130,8 @@ export async function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Pr
   } catch {
     argError("matmul", "b", `batch dims broadcastable with a's ${fmtShape(a.shape.slice(0, -2))}`, fmtShape(b.shape));
   }
+  // Native backends register as they finish loading; wait so the first call can use them.
+  await ready();
   const { impl } = resolveOp<MatmulImpl>("matmul", { backend: opts.backend, device: a.device });
   let out: Tensor;
   try {

@@ -1,6 +1,7 @@
 import { registerOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { SoftmaxImpl } from "../../backends/ops.js";
 import { effectiveSignal } from "../../cancel.js";
+import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { Tensor } from "../tensor.js";
 import { requireHost, requireTensor } from "../check.js";
@@ -50,6 +51,8 @@ export async function softmax(x: Tensor, opts: { backend?: BackendName; signal?:
   requireTensor("softmax", x);
   if (x.ndim === 0) argError("softmax", "x", "a tensor of at least 1 dimension", fmtShape(x.shape));
   if (x.dtype === "bool") argError("softmax", "x", "a numeric tensor (f32, f16, bf16, i32, u8)", "dtype bool");
+  // Native backends register as they finish loading; wait so the first call can use them.
+  await ready();
   const { impl } = resolveOp<SoftmaxImpl>("softmax", { backend: opts.backend, device: x.device });
   return impl(x, { signal: effectiveSignal(opts.signal) });
 }

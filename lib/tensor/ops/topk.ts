@@ -1,6 +1,7 @@
 import { registerOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { TopkImpl } from "../../backends/ops.js";
 import { effectiveSignal } from "../../cancel.js";
+import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { Tensor } from "../tensor.js";
 import { requireHost, requireTensor } from "../check.js";
@@ -78,6 +79,8 @@ export async function topk(x: Tensor, k: number, opts: { backend?: BackendName; 
   if (x.dtype === "bool") argError("topk", "x", "a numeric tensor (f32, f16, bf16, i32, u8)", "dtype bool");
   const n = x.shape[x.ndim - 1];
   if (!Number.isInteger(k) || k < 0 || k > n) argError("topk", "k", `an integer in [0, ${n}] (last axis of ${fmtShape(x.shape)})`, String(k));
+  // Native backends register as they finish loading; wait so the first call can use them.
+  await ready();
   const { impl } = resolveOp<TopkImpl>("topk", { backend: opts.backend, device: x.device });
   return impl(x, k, { signal: effectiveSignal(opts.signal) });
 }
