@@ -35,12 +35,36 @@ export interface KernelComms {
   clearOutput(wait?: boolean): void;
   /** The msg_id of the request being handled: an execute_request or a comm_msg. */
   currentParentMsgId(): string;
+  /**
+   * Optional: a stream message (stdout/stderr) in the current output context. Widgets use it
+   * to report errors thrown by user callbacks; without it they fall back to console.error.
+   */
+  stream?(name: "stdout" | "stderr", text: string): void;
+  /**
+   * Optional: the kernel's rich formatter for any value (the bundle a cell's last expression
+   * would show). interact() uses it for the callback's return value; without it widgets use
+   * the Symbol.for("Jupyter.display") protocol, else a text/plain rendering.
+   */
+  format?(value: unknown): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 let current: KernelComms | undefined;
+const installHooks = new Set<(k: KernelComms) => void>();
 
 export function setKernelComms(k: KernelComms | undefined): void {
   current = k;
+  if (k) for (const hook of installHooks) hook(k);
+}
+
+/**
+ * Runs `hook` with the KernelComms now (if one is installed) and whenever one is installed
+ * later: widgets use it to register the `jupyter.widget.control` comm target.
+ * Returns a function that removes the hook.
+ */
+export function onKernelComms(hook: (k: KernelComms) => void): () => void {
+  installHooks.add(hook);
+  if (current) hook(current);
+  return () => installHooks.delete(hook);
 }
 
 export function getKernelComms(): KernelComms | undefined {

@@ -1,0 +1,238 @@
+/**
+ * Single-choice widgets (@jupyter-widgets/controls 2.0.0): Dropdown, Select, RadioButtons,
+ * ToggleButtons. The protocol only carries `_options_labels` and `index`; the option values,
+ * which can be anything, stay in the kernel, and `value`/`label` are derived from `index`.
+ */
+import { argError } from "../lib/errors.js";
+import { sameValue } from "./buffers.js";
+import { bool, int, nullableInt, oneOf, show, strList, type Traits } from "./traits.js";
+import {
+  controlsSpec, defineTraitAccessors, descriptionTraits, DOMWidget, type DescriptionOptions, type Style,
+} from "./dom-widget.js";
+import type { Change, ModelSpec } from "./widget.js";
+
+/** Options: plain values (labelled by String(v)), [label, value] pairs, or {label: value}. */
+export type OptionsInput<T> = readonly (T | readonly [string, T])[] | Readonly<Record<string, T>>;
+
+export interface SelectionOptions<T> extends DescriptionOptions {
+  options?: OptionsInput<T>;
+  /** The selected value (must be one of the options). */
+  value?: T | null;
+  /** The selected label. */
+  label?: string | null;
+  /** The selected index (null: nothing selected). */
+  index?: number | null;
+  disabled?: boolean;
+  style?: Style | { description_width?: string };
+}
+
+/** Normalises options to [label, value] pairs. */
+export function toPairs<T>(widget: string, options: unknown): [string, T][] {
+  if (options === undefined) return [];
+  if (Array.isArray(options)) {
+    return options.map((o) =>
+      Array.isArray(o) && o.length === 2 && typeof o[0] === "string" ? [o[0], o[1] as T] : [String(o), o as T],
+    );
+  }
+  if (options !== null && typeof options === "object") return Object.entries(options as Record<string, T>);
+  return argError(widget, "options", "an array of values or [label, value] pairs, or an object {label: value}", show(options));
+}
+
+function selectionTraits(styleModel: string): Traits {
+  return { ...descriptionTraits(styleModel), _options_labels: strList(), index: nullableInt(null), disabled: bool(false) };
+}
+
+/**
+ * Base of the single-selection widgets: `value`, `label`, `index` and `options` in the kernel,
+ * `_options_labels` + `index` on the wire. Observers of "value" and "label" fire when the
+ * selection changes from either side.
+ */
+export class Selection<T = unknown> extends DOMWidget {
+  private _options: [string, T][];
+  private _last: { value: T | null; label: string | null };
+
+  constructor(spec: ModelSpec, options: SelectionOptions<T> & Record<string, unknown>) {
+    const { options: opts, value, label, index, ...rest } = options ?? {};
+    const pairs = toPairs<T>(spec.name, opts);
+    let i: number | null = pairs.length ? 0 : null;
+    if (index !== undefined && index !== null) {
+      if (!Number.isInteger(index) || index < 0 || index >= pairs.length) {
+        argError(spec.name, "index", `an integer in [0, ${pairs.length})`, show(index));
+      }
+      i = index;
+    } else if (index === null) {
+      i = null;
+    }
+    if (label !== undefined && label !== null) {
+      const j = pairs.findIndex((p) => p[0] === label);
+      if (j < 0) argError(spec.name, "label", `one of the option labels (${pairs.map((p) => JSON.stringify(p[0])).join(", ")})`, show(label));
+      i = j;
+    }
+    if (value !== undefined && value !== null) {
+      const j = pairs.findIndex((p) => sameValue(p[1], value));
+      if (j < 0) argError(spec.name, "value", `one of the options (${pairs.map((p) => JSON.stringify(p[0])).join(", ")})`, show(value));
+      i = j;
+    }
+    super(spec, { ...rest, _options_labels: pairs.map((p) => p[0]), index: i });
+    this._options = pairs;
+    this._last = { value: this.value, label: this.label };
+  }
+
+  /** The options as [label, value] pairs. */
+  get options(): [string, T][] {
+    return this._options.map((p) => [p[0], p[1]]);
+  }
+  /** Replaces the options; keeps the selected value if it is still offered, else selects the first. */
+  set options(opts: OptionsInput<T>) {
+    const pairs = toPairs<T>(this.spec.name, opts);
+    const current = this.value;
+    const j = pairs.findIndex((p) => sameValue(p[1], current));
+    this._options = pairs;
+    this.setState({ _options_labels: pairs.map((p) => p[0]), index: j >= 0 ? j : pairs.length ? 0 : null });
+  }
+
+  /** The selected value, or null. */
+  get value(): T | null {
+    const i = this.get("index") as number | null;
+    return i === null || i === undefined ? null : (this._options[i]?.[1] ?? null);
+  }
+  set value(v: T | null) {
+    if (v === null) {
+      this.set("index", null);
+      return;
+    }
+    const j = this._options.findIndex((p) => sameValue(p[1], v));
+    if (j < 0) argError(this.spec.name, "value", `one of the options (${this._options.map((p) => JSON.stringify(p[0])).join(", ")})`, show(v));
+    this.set("index", j);
+  }
+
+  /** The selected label, or null. */
+  get label(): string | null {
+    const i = this.get("index") as number | null;
+    return i === null || i === undefined ? null : (this._options[i]?.[0] ?? null);
+  }
+  set label(l: string | null) {
+    if (l === null) {
+      this.set("index", null);
+      return;
+    }
+    const j = this._options.findIndex((p) => p[0] === l);
+    if (j < 0) argError(this.spec.name, "label", `one of the option labels (${this._options.map((p) => JSON.stringify(p[0])).join(", ")})`, show(l));
+    this.set("index", j);
+  }
+
+  protected override _coerce(c: Record<string, unknown>, s: Record<string, unknown>, origin: "kernel" | "frontend"): void {
+    if (!("index" in c)) return;
+    const n = ((c._options_labels ?? s._options_labels) as string[]).length;
+    const i = c.index as number | null;
+    if (i !== null && (i < 0 || i >= n)) {
+      if (origin === "frontend") delete c.index;
+      else argError(this.spec.name, "index", `an integer in [0, ${n}) or null`, show(i));
+    }
+  }
+
+  protected override _isDerived(name: string): boolean {
+    return name === "value" || name === "label";
+  }
+
+  protected override _derive(changes: Change[]): Change[] {
+    if (!changes.some((c) => c.name === "index" || c.name === "_options_labels")) return [];
+    const now = { value: this.value, label: this.label };
+    const out: Change[] = [];
+    if (!sameValue(now.value, this._last.value)) out.push({ name: "value", old: this._last.value, new: now.value, owner: this });
+    if (now.label !== this._last.label) out.push({ name: "label", old: this._last.label, new: now.label, owner: this });
+    this._last = now;
+    return out;
+  }
+}
+
+const DROPDOWN = controlsSpec("Dropdown", "DropdownModel", "DropdownView", selectionTraits("DescriptionStyleModel"));
+/**
+ * A drop-down list.
+ * @example
+ * const mask = new widgets.Dropdown({ options: ["causal", "sliding", "dilated"], value: "sliding", description: "mask" });
+ * mask.observe("value", (c) => console.log(c.new));
+ * mask
+ */
+export class Dropdown<T = unknown> extends Selection<T> {
+  constructor(options: SelectionOptions<T> = {}) {
+    super(DROPDOWN, options as SelectionOptions<T> & Record<string, unknown>);
+  }
+}
+export interface Dropdown<T = unknown> {
+  description: string;
+  description_allow_html: boolean;
+  disabled: boolean;
+  index: number | null;
+  tooltip: string | null;
+  tabbable: boolean | null;
+}
+defineTraitAccessors(Dropdown, DROPDOWN, ["_options_labels"]);
+
+export interface SelectOptions<T> extends SelectionOptions<T> {
+  /** Visible rows. */
+  rows?: number;
+}
+const SELECT = controlsSpec("Select", "SelectModel", "SelectView", { ...selectionTraits("DescriptionStyleModel"), rows: int(5) });
+/**
+ * A list box showing several options at once.
+ * @example
+ * const e = new widgets.Select({ options: [["expert 0", 0], ["expert 1", 1]], rows: 4 });
+ * e
+ */
+export class Select<T = unknown> extends Selection<T> {
+  constructor(options: SelectOptions<T> = {}) {
+    super(SELECT, options as SelectionOptions<T> & Record<string, unknown>);
+  }
+}
+export interface Select<T = unknown> extends Dropdown<T> {
+  rows: number;
+}
+defineTraitAccessors(Select, SELECT);
+
+const RADIO = controlsSpec("RadioButtons", "RadioButtonsModel", "RadioButtonsView", selectionTraits("DescriptionStyleModel"));
+/**
+ * Radio buttons.
+ * @example
+ * const r = new widgets.RadioButtons({ options: ["top-1", "top-2"], description: "routing" });
+ * r
+ */
+export class RadioButtons<T = unknown> extends Selection<T> {
+  constructor(options: SelectionOptions<T> = {}) {
+    super(RADIO, options as SelectionOptions<T> & Record<string, unknown>);
+  }
+}
+export interface RadioButtons<T = unknown> extends Dropdown<T> {}
+defineTraitAccessors(RadioButtons, RADIO);
+
+export interface ToggleButtonsOptions<T> extends Omit<SelectionOptions<T>, "style"> {
+  /** Tooltip per option. */
+  tooltips?: string[];
+  /** Font Awesome icon name per option. */
+  icons?: string[];
+  button_style?: "primary" | "success" | "info" | "warning" | "danger" | "";
+  style?: Style | { button_width?: string; description_width?: string; font_weight?: string };
+}
+const TOGGLE_BUTTONS = controlsSpec("ToggleButtons", "ToggleButtonsModel", "ToggleButtonsView", {
+  ...selectionTraits("ToggleButtonsStyleModel"),
+  tooltips: strList(),
+  icons: strList(),
+  button_style: oneOf(["primary", "success", "info", "warning", "danger", ""], ""),
+});
+/**
+ * A row of buttons of which one is selected.
+ * @example
+ * const dt = new widgets.ToggleButtons({ options: ["f32", "f16", "bf16"], description: "dtype" });
+ * dt
+ */
+export class ToggleButtons<T = unknown> extends Selection<T> {
+  constructor(options: ToggleButtonsOptions<T> = {}) {
+    super(TOGGLE_BUTTONS, options as SelectionOptions<T> & Record<string, unknown>);
+  }
+}
+export interface ToggleButtons<T = unknown> extends Dropdown<T> {
+  tooltips: string[];
+  icons: string[];
+  button_style: "primary" | "success" | "info" | "warning" | "danger" | "";
+}
+defineTraitAccessors(ToggleButtons, TOGGLE_BUTTONS);
