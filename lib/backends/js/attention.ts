@@ -138,19 +138,43 @@ function foldTile(
   for (let r = 0; r < rows; r++) {
     const qi = q0 + r;
     const qOff = (qBase + qi) * D;
-    // Scores of this row against the tile: s[c] = mod(scale · q·k), -inf where masked.
-    let tileMax = -Infinity;
-    for (let c = 0; c < cols; c++) {
-      const kj = kv0 + c;
-      if (mask !== undefined && !mask.at(b, h, qi, kj)) {
-        s[c] = -Infinity;
-        continue;
+    // s[c] = scale · q·k for every column, four keys at a time so each q element is loaded
+    // once per four dot products. Readable form:
+    //   for (c) { dot = Σ_d q[qOff + d] · k[(kvBase + kv0 + c) · D + d]; s[c] = dot · scale }
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const o0 = (kvBase + kv0 + c) * D;
+      const o1 = o0 + D;
+      const o2 = o1 + D;
+      const o3 = o2 + D;
+      let d0 = 0;
+      let d1 = 0;
+      let d2 = 0;
+      let d3 = 0;
+      for (let d = 0; d < D; d++) {
+        const x = q[qOff + d];
+        d0 += x * k[o0 + d];
+        d1 += x * k[o1 + d];
+        d2 += x * k[o2 + d];
+        d3 += x * k[o3 + d];
       }
-      const kOff = (kvBase + kj) * D;
+      s[c] = d0 * scale;
+      s[c + 1] = d1 * scale;
+      s[c + 2] = d2 * scale;
+      s[c + 3] = d3 * scale;
+    }
+    for (; c < cols; c++) {
+      const o = (kvBase + kv0 + c) * D;
       let dot = 0;
-      for (let d = 0; d < D; d++) dot += q[qOff + d] * k[kOff + d];
-      let sc = dot * scale;
-      if (scoreMod !== undefined) sc = scoreMod.apply(sc, b, h, qi, kj);
+      for (let d = 0; d < D; d++) dot += q[qOff + d] * k[o + d];
+      s[c] = dot * scale;
+    }
+    // FlexAttention's order: score mod on every score, then the mask.
+    let tileMax = -Infinity;
+    for (c = 0; c < cols; c++) {
+      let sc = s[c];
+      if (scoreMod !== undefined) sc = scoreMod.apply(sc, b, h, qi, kv0 + c);
+      if (mask !== undefined && !mask.at(b, h, qi, kv0 + c)) sc = -Infinity;
       s[c] = sc;
       if (sc > tileMax) tileMax = sc;
     }
@@ -162,13 +186,40 @@ function foldTile(
     let sum = l[r] * alpha;
     const aOff = r * Dv;
     if (alpha !== 1) for (let d = 0; d < Dv; d++) acc[aOff + d] *= alpha;
-    for (let c = 0; c < cols; c++) {
-      const sc = s[c];
-      if (sc === -Infinity) continue;
-      const pr = Math.exp(sc - mNew);
+    // acc += Σ_c exp(s[c] − mNew) · v[kv0 + c], four keys per pass over acc (exp(-inf) = 0
+    // drops masked keys). Readable form: for (c) { p = exp(s[c] − mNew); acc += p · v[c] }
+    for (c = 0; c < cols; c++) {
+      const pr = Math.exp(s[c] - mNew);
+      s[c] = pr;
       sum += pr;
-      const vOff = (kvBase + kv0 + c) * Dv;
-      for (let d = 0; d < Dv; d++) acc[aOff + d] += pr * v[vOff + d];
+    }
+    c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const p0 = s[c];
+      const p1 = s[c + 1];
+      const p2 = s[c + 2];
+      const p3 = s[c + 3];
+      const o0 = (kvBase + kv0 + c) * Dv;
+      if (p0 === 0 || p1 === 0 || p2 === 0 || p3 === 0) {
+        // A masked key must not touch the output even where its V holds Inf or NaN (0 · Inf = NaN).
+        for (let j = 0; j < 4; j++) {
+          const pj = s[c + j];
+          if (pj === 0) continue;
+          const o = o0 + j * Dv;
+          for (let d = 0; d < Dv; d++) acc[aOff + d] += pj * v[o + d];
+        }
+        continue;
+      }
+      const o1 = o0 + Dv;
+      const o2 = o1 + Dv;
+      const o3 = o2 + Dv;
+      for (let d = 0; d < Dv; d++) acc[aOff + d] += p0 * v[o0 + d] + p1 * v[o1 + d] + p2 * v[o2 + d] + p3 * v[o3 + d];
+    }
+    for (; c < cols; c++) {
+      const pr = s[c];
+      if (pr === 0) continue;
+      const o = (kvBase + kv0 + c) * Dv;
+      for (let d = 0; d < Dv; d++) acc[aOff + d] += pr * v[o + d];
     }
     l[r] = sum;
     m[r] = mNew;

@@ -132,3 +132,25 @@ test("a score mod that returns -Infinity masks like the mask does", async () => 
   const ref = naiveAttention(q, k, v, { allowed: (_b, _h, qi, kj) => qi >= kj }).out;
   assert.ok(relErr(out.data as Float32Array, ref) < 1e-6, `seed ${seed}`);
 });
+
+test("masked keys never reach the output, even when their K or V hold Inf or NaN", async () => {
+  const seed = freshSeed();
+  const r = rng(seed);
+  const S = 24;
+  const q = randTensor([1, 1, S, 4], r);
+  const k = randTensor([1, 1, S, 4], r);
+  const v = randTensor([1, 1, S, 4], r);
+  const ref = naiveAttention(q, k, v, { allowed: (_b, _h, qi, kj) => qi >= kj }).out;
+  // Poison keys/values above the diagonal for row 0..: key S-1 is seen only by the last query.
+  (v.data as Float32Array)[(S - 1) * 4] = Infinity;
+  (v.data as Float32Array)[(S - 2) * 4 + 1] = NaN;
+  (k.data as Float32Array)[(S - 3) * 4 + 2] = NaN;
+  const causal = fnMask("causal", (_b, _h, qi, kj) => qi >= kj);
+  const bm = blockMaskFromTiles((_b, _h, qb, kb) => (kb > qb ? TILE_EMPTY : kb === qb ? TILE_PARTIAL : TILE_FULL), {
+    B: 1, H: 1, qLen: S, kvLen: S, qBlockSize: 8, kvBlockSize: 8, mask: causal,
+  });
+  const out = (await attention(q, k, v, { backend, blockMask: bm })).data as Float32Array;
+  // Rows that do not see the poisoned keys (all but the last three) match the clean reference.
+  const clean = (S - 3) * 4;
+  assert.ok(relErr(out.subarray(0, clean), ref.subarray(0, clean)) < 1e-6, `seed ${seed}`);
+});
