@@ -1,3 +1,6 @@
+import { SparselabError } from "../errors.js";
+import { checkNumber, readMatrix, type MatrixLike } from "./input.js";
+import type { RoutingRecord } from "./record.js";
 import { logsumexpRow } from "./rowmath.js";
 
 /**
@@ -52,11 +55,7 @@ export function loadBalancingUnscaled(probs: Float32Array, indices: Int32Array, 
   return { transformers: (E * dot) / n, megatron: assignments > 0 ? (E * dot) / assignments : 0 };
 }
 
-/**
- * The load-balancing loss, named by its normalization.
- * @example
- * const lb = sl.moe.loadBalancingLoss(record.probs, record.indices, { normalization: "megatron", coeff: 1e-2 });
- */
+/** The load-balancing loss, named by its normalization (internal form over raw arrays). */
 export function loadBalancing(probs: Float32Array, indices: Int32Array, T: number, E: number, k: number, normalization: LossNormalization, coeff: number): LoadBalancingLoss {
   const unscaled = loadBalancingUnscaled(probs, indices, T, E, k);
   return { value: coeff * unscaled[normalization], normalization, coeff, unscaled };
@@ -78,4 +77,29 @@ export function zLoss(logits: Float32Array, T: number, E: number, coeff: number)
     s += z * z;
   }
   return { value: (coeff * s) / T, coeff };
+}
+
+/**
+ * The load-balancing loss of a routing record in the named normalization (f from the router's
+ * choices before capacity, P from its probabilities).
+ * @example
+ * const lb = sl.moe.loadBalancingLoss(record, { normalization: "transformers", coeff: 0.01 });
+ * lb.value; lb.normalization;   // "transformers"
+ */
+export function loadBalancingLoss(record: RoutingRecord, opts: { normalization?: LossNormalization; coeff?: number } = {}): LoadBalancingLoss {
+  if (!record.probs) throw new SparselabError("moe.loadBalancingLoss", "the record has no router probabilities (read from a trace?)");
+  const n = opts.normalization ?? "megatron";
+  if (n !== "megatron" && n !== "transformers") throw new SparselabError("moe.loadBalancingLoss", `argument 'normalization' must be "megatron" or "transformers", got ${JSON.stringify(n)}`);
+  const coeff = checkNumber("moe.loadBalancingLoss", "coeff", opts.coeff ?? 1, 0);
+  return loadBalancing(record.probs.data as Float32Array, record.indices.data as Int32Array, record.numTokens, record.numExperts, record.k, n, coeff);
+}
+
+/**
+ * The router z-loss of logits [T, E]: coeff · mean_t logsumexp(logits_t)².
+ * @example
+ * sl.moe.routerZLoss(logits, { coeff: 1e-3 }).value
+ */
+export function routerZLoss(logits: MatrixLike, opts: { coeff?: number } = {}): { value: number; coeff: number } {
+  const m = readMatrix("moe.routerZLoss", "logits", logits, { allowInf: true });
+  return zLoss(m.data, m.rows, m.cols, checkNumber("moe.routerZLoss", "coeff", opts.coeff ?? 1, 0));
 }
