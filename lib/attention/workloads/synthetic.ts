@@ -139,7 +139,7 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
     const kind = h % 4; // 0 sink+local, 1 vertical-slash, 2 retrieval, 3 mixed; strengths jittered by the seed
     const j = () => 0.75 + 0.5 * rng.next();
     const strengths = {
-      sink: (kind === 2 ? 3 : 6) * j(),
+      sink: (kind === 2 ? 5 : 8) * j(),
       local: (kind === 0 ? 9 : kind === 1 ? 5 : 6) * j(),
       stripes: (kind === 1 ? 7 : kind === 3 ? 5 : 2) * j(),
       slash: (kind === 1 ? 8 : kind === 3 ? 5 : 0) * j(),
@@ -149,9 +149,11 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
     const info = kvInfo[Math.floor(h / group)];
     heads.push({ head: h, strengths, stripeColumns: info.stripes, slashOffsets, needles: info.needles.map(({ key, qStart, qEnd }) => ({ key, qStart, qEnd })) });
   }
-  // Keys: shared structure per KV head; logits come out as (q part)·(k part)/√D, so each side
-  // carries sqrt(strength · √D) on its direction.
-  const side = (s: number) => Math.sqrt(Math.max(0, s) * sqrtD);
+  // Logits come out as (q part)·(k part)/√D: keys carry D^(1/4)·√share on each direction and
+  // queries strength·D^(1/4)·√share, so a planted structure adds `strength` to the logit (split
+  // evenly over the frequency pairs of the band and slash subspaces).
+  const r4 = Math.sqrt(sqrtD);
+  const side = (share: number) => r4 * Math.sqrt(share);
   for (let b = 0; b < B; b++)
     for (let kh = 0; kh < Hkv; kh++) {
       const info = kvInfo[kh];
@@ -183,11 +185,11 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
       const base = (b * H + h) * S * D;
       for (let t = 0; t < S; t++) {
         const o = base + t * D;
-        q[o + oSink] = side(st.sink);
-        q[o + oStripe] = side(st.stripes);
+        q[o + oSink] = st.sink * side(1);
+        q[o + oStripe] = st.stripes * side(1);
         for (let f = 0; f < lp; f++) {
-          q[o + oLocal + 2 * f] = Math.cos(wLocal[f] * t) * side(st.local);
-          q[o + oLocal + 2 * f + 1] = Math.sin(wLocal[f] * t) * side(st.local);
+          q[o + oLocal + 2 * f] = Math.cos(wLocal[f] * t) * st.local * side(1 / lp);
+          q[o + oLocal + 2 * f + 1] = Math.sin(wLocal[f] * t) * st.local * side(1 / lp);
         }
         // Slash lines: Σ over offsets δ of the phase-shifted rotation (one unit of strength split over the lines).
         for (let f = 0; f < sp; f++) {
@@ -197,13 +199,13 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
             c += Math.cos(wSlash[f] * (t - dlt));
             s += Math.sin(wSlash[f] * (t - dlt));
           }
-          const a = p.slashOffsets.length ? side(st.slash) / p.slashOffsets.length : 0;
+          const a = p.slashOffsets.length ? st.slash * side(1 / sp) : 0;
           q[o + oSlash + 2 * f] = c * a;
           q[o + oSlash + 2 * f + 1] = s * a;
         }
         for (let d = oNoise; d < D; d++) q[o + d] = 0.5 * rng.normal();
       }
-      for (const n of info.needles) for (let t = n.qStart; t < n.qEnd; t++) for (let d = 0; d < nd; d++) q[base + t * D + oNeedle + d] = n.dir[d] * side(st.needle);
+      for (const n of info.needles) for (let t = n.qStart; t < n.qEnd; t++) for (let d = 0; d < nd; d++) q[base + t * D + oNeedle + d] = n.dir[d] * st.needle * side(1);
     }
   return {
     q: new Tensor([B, H, S, D], "f32", q),
