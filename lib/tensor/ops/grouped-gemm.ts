@@ -5,7 +5,7 @@ import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { fromFloat32, Tensor } from "../tensor.js";
 import { requireFloat, requireHost, requireTensor } from "../check.js";
-import { gemmBlock } from "./matmul.js";
+import { gemm } from "./gemm.js";
 import { productDtype, Yielder } from "./common.js";
 
 /**
@@ -25,7 +25,7 @@ export const jsGroupedGemm: GroupedGemmImpl = async (x, w, offsets, opts) => {
   for (let g = 0; g < G; g++) {
     const r0 = off[g];
     const rows = off[g + 1] - r0;
-    if (rows > 0) gemmBlock(X, r0 * K, W, g * K * N, out, r0 * N, rows, K, N);
+    if (rows > 0) gemm(X, r0 * K, W, g * K * N, N, 1, out, r0 * N, rows, K, N);
     await y.tick();
   }
   const dtype = productDtype(x.dtype, w.dtype);

@@ -7,48 +7,12 @@ import { fromFloat32, Tensor } from "../tensor.js";
 import { requireFloat, requireHost } from "../check.js";
 import { broadcastShapes, broadcastStrides, numel } from "../shape-util.js";
 import { productDtype, Yielder } from "./common.js";
+import { gemm } from "./gemm.js";
 
-// Tile sizes for the i-k-j loop: a 128 x 256 f32 panel of b (128 KiB) stays in L2 while a
-// 64-row strip of a streams past it.
-const BI = 64;
-const BK = 128;
-const BJ = 256;
+/** Rows per unit of work between event-loop turns. */
+const STRIP = 64;
 
-/**
- * c[M, N] += a[M, K] @ b[K, N] for one matrix of a batch, f32 accumulation, cache-blocked
- * i-k-j order: the innermost loop is a saxpy over a row of b, reading and writing memory in order.
- */
-export function gemmBlock(A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number, M: number, K: number, N: number): void {
-  for (let i0 = 0; i0 < M; i0 += BI) {
-    const i1 = Math.min(M, i0 + BI);
-    for (let k0 = 0; k0 < K; k0 += BK) {
-      const k1 = Math.min(K, k0 + BK);
-      for (let j0 = 0; j0 < N; j0 += BJ) {
-        const j1 = Math.min(N, j0 + BJ);
-        for (let i = i0; i < i1; i++) {
-          const c = cOff + i * N;
-          const a = aOff + i * K;
-          for (let k = k0; k < k1; k++) {
-            const aik = A[a + k];
-            const b = bOff + k * N;
-            for (let j = j0; j < j1; j++) C[c + j] += aik * B[b + j];
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Transposes each [rows, cols] matrix of a batch into [cols, rows]. */
-function transposeBatch(src: Float32Array, batch: number, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(src.length);
-  const m = rows * cols;
-  for (let b = 0; b < batch; b++)
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[b * m + c * rows + r] = src[b * m + r * cols + c];
-  return out;
-}
-
-/** The JS reference "matmul": batch dims broadcast, optional transB, f32 accumulation. */
+/** The JS reference "matmul": batch dims broadcast, optional transB (read through strides), at least f32 accumulation. */
 export const jsMatmul: MatmulImpl = async (a, b, opts) => {
   requireHost("matmul", a, "a");
   requireHost("matmul", b, "b");
@@ -59,8 +23,8 @@ export const jsMatmul: MatmulImpl = async (a, b, opts) => {
   const bBatch = b.shape.slice(0, -2);
   const batch = broadcastShapes("matmul", aBatch, bBatch);
   const A = a.floatData();
-  let B = b.floatData();
-  if (opts.transB) B = transposeBatch(B, numel(bBatch), N, K);
+  const B = b.floatData();
+  const [bK, bN] = opts.transB ? [1, K] : [N, 1];
   const nb = numel(batch);
   const C = new Float32Array(nb * M * N);
   const sa = broadcastStrides(aBatch, batch);
@@ -73,9 +37,9 @@ export const jsMatmul: MatmulImpl = async (a, b, opts) => {
       pb += idx[d] * sb[d];
     }
     // Split big matrices into row strips so the event loop gets a turn between them.
-    for (let i0 = 0; i0 < M; i0 += BI) {
-      const rows = Math.min(BI, M - i0);
-      gemmBlock(A, (pa * M + i0) * K, B, pb * K * N, C, (t * M + i0) * N, rows, K, N);
+    for (let i0 = 0; i0 < M; i0 += STRIP) {
+      const rows = Math.min(STRIP, M - i0);
+      gemm(A, (pa * M + i0) * K, B, pb * K * N, bK, bN, C, (t * M + i0) * N, rows, K, N);
       await y.tick();
     }
     for (let d = batch.length - 1; d >= 0; d--) {
