@@ -16,8 +16,18 @@ const NATIVE: { name: BackendName; module: string }[] = [
 
 let loading: Promise<void> | undefined;
 
-async function loadOne(name: BackendName, module: string): Promise<void> {
+/**
+ * @internal Imports one backend module (a path relative to this file, or a file: URL) and runs
+ * its `load()`, recording a "not loaded" status with the reason on any failure. Exported for
+ * tests; ready() does this for cpu and cuda.
+ */
+export async function loadBackendModule(name: BackendName, module: string): Promise<void> {
   const url = new URL(module, import.meta.url);
+  const statusOf = () => {
+    const st = backends().find((x) => x.name === name);
+    return st ? `${st.loaded}|${st.reason ?? ""}` : undefined;
+  };
+  const before = statusOf();
   try {
     const mod: { load?: () => unknown } = await import(url.href);
     if (typeof mod.load === "function") await mod.load();
@@ -28,10 +38,13 @@ async function loadOne(name: BackendName, module: string): Promise<void> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const missing = err?.code === "ERR_MODULE_NOT_FOUND" && String(err.message).includes(url.pathname.split("/").slice(-2).join("/"));
-    const reason = missing ? `not built (no ${module.replace("./", "lib/backends/").replace(/\.js$/, ".ts")} module)` : `load failed: ${err?.message ?? String(e)}`;
-    const prior = backends().find((s) => s.name === name);
-    // Keep a more precise status the module itself recorded before throwing.
-    if (!prior || prior.loaded) setBackendStatus({ name, loaded: false, reason });
+    const reason = missing
+      ? `not built (no ${module.startsWith("./") ? module.replace("./", "lib/backends/").replace(/\.js$/, ".ts") : module} module)`
+      : `load failed: ${err?.message ?? String(e)}`;
+    // Keep a more precise "not loaded" status the module itself recorded before throwing.
+    const now = backends().find((x) => x.name === name);
+    const recordedByModule = now !== undefined && !now.loaded && statusOf() !== before;
+    if (!recordedByModule) setBackendStatus({ name, loaded: false, reason });
   }
 }
 
@@ -42,7 +55,7 @@ function start(): Promise<void> {
       ? Promise.resolve().then(() => {
           for (const { name } of NATIVE) setBackendStatus({ name, loaded: false, reason: "skipped (SPARSELAB_NATIVE=0)" });
         })
-      : Promise.all(NATIVE.map((b) => loadOne(b.name, b.module))).then(() => undefined);
+      : Promise.all(NATIVE.map((b) => loadBackendModule(b.name, b.module))).then(() => undefined);
   }
   return loading;
 }

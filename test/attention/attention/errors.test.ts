@@ -46,6 +46,9 @@ test("attention: shape, dtype and head-count errors name op, argument, shapes an
   await rejects(attention(q, k, v, { blockmask: 1 } as never), "attention", "opts", "unknown key 'blockmask'");
   // An unknown backend: the registry's message names the op and what is available.
   await assert.rejects(attention(q, k, v, { backend: "nope" as never }), /attention: backend 'nope' does not implement attention; available: js/);
+  // A tensor on another device (a stand-in device buffer: only its device matters here).
+  const onGpu = new Tensor([2, 2, 8, 16], "f32", { device: "cuda", bytes: 2048, read: async () => new Float32Array(512), free: () => {} });
+  await rejects(attention(q, onGpu, v), "attention", "k", "same device as q (cpu)", "device cuda");
   const d = f32([1, 1, 4, 4]);
   d.dispose();
   await rejects(attention(d, f32([1, 1, 4, 4]), f32([1, 1, 4, 4])), "attention", "q", "disposed");
