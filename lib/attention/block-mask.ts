@@ -431,10 +431,10 @@ export class BlockMask implements BlockMaskFields {
    * const bm = sl.BlockMask.fromKvBlocks(num, idx, full, fidx, { blockSize: 128, mask: sl.masks.causal() });
    */
   static fromKvBlocks(
-    kvNumBlocks: Tensor<"i32">,
-    kvIndices: Tensor<"i32">,
-    fullKvNumBlocks?: Tensor<"i32">,
-    fullKvIndices?: Tensor<"i32">,
+    kvNumBlocks: Tensor,
+    kvIndices: Tensor,
+    fullKvNumBlocks?: Tensor,
+    fullKvIndices?: Tensor,
     opts: { blockSize?: BlockSize; qLen?: number; kvLen?: number; mask?: Mask } = {},
   ): BlockMask {
     const op = "BlockMask.fromKvBlocks";

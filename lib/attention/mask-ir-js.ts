@@ -268,6 +268,8 @@ function genInterval(e: MaskExpr, out: string[], counter: { n: number }, tables:
     }
     case "idx": {
       const [il, ih] = genInterval(e.index, out, counter, tables);
+      // a fractional index throws at the point; only integer-valued index expressions can be bounded
+      if (!isIntExpr(e.index, tables)) out.push(`R.nan = 1;`);
       out.push(`R.idx(${e.table}, ${il}, ${ih});`);
       fromR();
       return [L, Hh];
