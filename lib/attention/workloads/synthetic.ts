@@ -27,7 +27,7 @@ export interface LlmLikeOptions {
   stripes?: number;
   /** Slash lines (diagonal offsets) per query head, besides the local band. Default 3. */
   slashLines?: number;
-  /** Planted retrieval needles per KV head. Default 4. */
+  /** Planted retrieval needles per KV head (fewer when two draw the same query start). Default 4. */
   needles?: number;
   /** Width (in tokens) of the local band's decay. Default 64. */
   localWidth?: number;
@@ -133,7 +133,11 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
       const n = Math.hypot(...dir);
       return { key, qStart, qEnd, dir: dir.map((x) => x / n) };
     });
-    kvInfo.push({ stripes: [...stripes].sort((a, b) => a - b), needles });
+    // Query ranges must not overlap (a query looks up one needle): clip each at the next start.
+    needles.sort((a, b) => a.qStart - b.qStart);
+    const kept = needles.filter((n, i) => i === 0 || n.qStart !== needles[i - 1].qStart);
+    for (let i = 0; i + 1 < kept.length; i++) kept[i].qEnd = Math.min(kept[i].qEnd, kept[i + 1].qStart);
+    kvInfo.push({ stripes: [...stripes].sort((a, b) => a - b), needles: kept });
   }
   for (let h = 0; h < H; h++) {
     const kind = h % 4; // 0 sink+local, 1 vertical-slash, 2 retrieval, 3 mixed; strengths jittered by the seed
