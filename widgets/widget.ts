@@ -202,7 +202,9 @@ export class Widget {
   /** `IntSlider(value=3, max=10)`: the properties that differ from their defaults. */
   toString(): string {
     const parts: string[] = [];
-    for (const [k, v] of Object.entries(this._state)) {
+    // value first: it is what a reader looks for
+    const entries = Object.entries(this._state).sort(([a], [b]) => Number(b === "value") - Number(a === "value"));
+    for (const [k, v] of entries) {
       if (k.startsWith("_")) continue;
       const t = this.spec.traits[k];
       if (t && sameValue(t.default(), v)) continue;
@@ -301,6 +303,7 @@ export class Widget {
     }
     const part: Record<string, unknown> = {};
     for (const k of keys) part[k] = this._state[k];
+    for (const w of referencedWidgets(part)) if (w !== this) w._ensureOpen();
     const { state, buffer_paths, buffers } = removeBuffers(part);
     this._comms!.send(this.model_id, { method: "update", state, buffer_paths }, buffers);
   }
