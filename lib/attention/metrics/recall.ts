@@ -6,6 +6,8 @@ import type { BlockMaskFields } from "../block-mask.js";
 import type { ScoreMod } from "../types.js";
 import { attention, checkOptions } from "../attention.js";
 import { decodeAttention } from "../decode-attention.js";
+import { createBlockMask } from "../create-block-mask.js";
+import { causal } from "../masks/causal.js";
 
 /** Options of {@link recall}: what counts as kept (a block mask, or decode index sets), and how scores are made. */
 export interface RecallOptions {
@@ -15,6 +17,15 @@ export interface RecallOptions {
   indices?: Tensor<"i32">;
   /** Default 1 / sqrt(D). */
   scale?: number;
+  /**
+   * The attention the kept mass is a share of. Default: dense (every key). For a causal model
+   * pass `causal: true` (or any block mask as `reference`), so recall is measured against the
+   * causal softmax. The kept set should lie within the reference; one reaching outside it can
+   * read above 1 (not clipped, so it shows).
+   */
+  reference?: BlockMaskFields;
+  /** Shorthand for `reference` = the causal block mask (q >= kv). Not with `indices`. */
+  causal?: boolean;
   /** Applied to the scores of both passes (recall is then measured under the modified softmax). Not with `indices`. */
   scoreMod?: ScoreMod;
   backend?: BackendName;
@@ -37,21 +48,26 @@ export interface Recall {
  * softmax(scale · q·Kᵀ) that falls on kept keys, averaged over (b, h, q). Exact, and computed
  * tile-wise without an Sq x Skv matrix: the row's kept mass is exp(lse_kept − lse_all), where
  * both log-sum-exps come from flash-style attention passes (with a 1-wide V, so the extra work
- * is small). A row that keeps nothing has recall 0.
+ * is small). A row that keeps nothing has recall 0. A query row whose reference attends nothing
+ * (possible with a custom reference) gives NaN, which shows rather than hides.
  *
  * @example
  * const q = sl.randn([1, 4, 2048, 64], { seed: 1 });
  * const k = sl.randn([1, 4, 2048, 64], { seed: 2 });
  * const bm = sl.createBlockMask(sl.masks.slidingWindow(256), { qLen: 2048, kvLen: 2048 });
- * (await sl.metrics.recall(q, k, { blockMask: bm })).value;   // e.g. 0.31 on random data
+ * (await sl.metrics.recall(q, k, { blockMask: bm, causal: true })).value;   // share of the causal softmax kept
  */
 export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise<Recall> {
   const op = "metrics.recall";
-  checkOptions(op, opts, ["blockMask", "indices", "scale", "scoreMod", "backend", "signal"]);
+  checkOptions(op, opts, ["blockMask", "indices", "reference", "causal", "scale", "scoreMod", "backend", "signal"]);
   if ((opts.blockMask === undefined) === (opts.indices === undefined))
     argError(op, "opts", "exactly one of blockMask or indices (what counts as kept)", opts.blockMask ? "both" : "neither");
   if (opts.indices !== undefined && opts.scoreMod !== undefined)
     argError(op, "opts.scoreMod", "absent with indices (decode attention takes no score mod)", "a score mod");
+  if (opts.causal !== undefined && typeof opts.causal !== "boolean") argError(op, "opts.causal", "a boolean", String(opts.causal));
+  if (opts.causal && opts.reference !== undefined) argError(op, "opts", "either causal or reference, not both", "both");
+  if (opts.indices !== undefined && (opts.causal || opts.reference !== undefined))
+    argError(op, "opts.reference", "absent with indices (decode recall is against the whole cache)", "a reference");
   if (k === null || typeof k !== "object" || !Array.isArray(k.shape) || k.shape.length !== 4)
     argError(op, "k", "a 4-D tensor [B, Hkv, Skv, D]", String(k));
   // A zero V of width 1: attention then computes the lse we need and almost nothing else.
@@ -65,7 +81,8 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
       all = await decodeAttention(q, k, v, common);
       kept = await decodeAttention(q, k, v, { ...common, indices: opts.indices });
     } else {
-      all = await attention(q, k, v, { ...common, scoreMod: opts.scoreMod });
+      const reference = opts.causal ? createBlockMask(causal(), { qLen: q.shape[2], kvLen: Skv }) : opts.reference;
+      all = await attention(q, k, v, { ...common, scoreMod: opts.scoreMod, blockMask: reference });
       kept = await attention(q, k, v, { ...common, scoreMod: opts.scoreMod, blockMask: opts.blockMask });
     }
     const la = await all.lse.toTypedArray();
@@ -79,8 +96,9 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
     let sum = 0;
     let min = Infinity;
     for (let i = 0; i < la.length; i++) {
-      // lse_kept <= lse_all up to rounding; clamp so rounding never reports more than 100%.
-      const r = lk[i] === -Infinity ? 0 : Math.min(1, Math.exp(lk[i] - la[i]));
+      // Not clipped at 1: a kept set reaching outside the reference should show, and rounding
+      // alone moves the last digits only.
+      const r = la[i] === -Infinity ? NaN : lk[i] === -Infinity ? 0 : Math.exp(lk[i] - la[i]);
       sum += r;
       if (r < min) min = r;
       perHead[Math.floor(i / Sq) % Hq] += r;
@@ -93,6 +111,7 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
       definition:
         "recall = mean over (b, h, q) of Σ_{kv kept} softmax(scale·q·Kᵀ" +
         (opts.scoreMod ? " with the score mod" : "") +
+        (opts.causal ? " over the causal keys kv <= q" : opts.reference ? " over the reference block mask's keys" : " over all keys") +
         ")_kv (retained attention mass; exact)",
     };
   } finally {

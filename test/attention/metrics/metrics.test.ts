@@ -126,6 +126,38 @@ test("recall matches a brute-force softmax on random inputs (GQA, partial tiles,
   assert.ok(got.value > 0.05 && got.value < 0.999, `a non-trivial case: ${got.value}`);
 });
 
+test("recall against the causal softmax (causal: true) matches brute force; the window keeps a share of it", async () => {
+  const seed = freshSeed();
+  const r = rng(seed);
+  const [H, S, D, W] = [2, 45, 8, 9];
+  const q = randTensor([1, H, S, D], r, "f32", 2);
+  const k = randTensor([1, H, S, D], r, "f32", 2);
+  const win = fnMask("window", (_b, _h, qi, kj) => qi >= kj && qi - kj < W);
+  const bm = blockMaskFromTiles((_b, _h, qb, kb) => (kb > qb || qb - kb > 2 ? TILE_EMPTY : TILE_PARTIAL), {
+    B: 1, H: 1, qLen: S, kvLen: S, qBlockSize: 8, kvBlockSize: 8, mask: win,
+  });
+  const qd = q.data as Float32Array;
+  const kd = k.data as Float32Array;
+  let total = 0;
+  for (let h = 0; h < H; h++)
+    for (let i = 0; i < S; i++) {
+      const s = Array.from({ length: i + 1 }, (_, j) => {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += qd[(h * S + i) * D + d] * kd[(h * S + j) * D + d];
+        return dot / Math.sqrt(D);
+      });
+      const mx = Math.max(...s);
+      const z = s.reduce((a, x) => a + Math.exp(x - mx), 0);
+      for (let j = 0; j <= i; j++) if (i - j < W) total += Math.exp(s[j] - mx) / z;
+    }
+  const got = await metrics.recall(q, k, { blockMask: bm, causal: true });
+  close(got.value, total / (H * S), 1e-6, `seed ${seed}`);
+  assert.match(got.definition, /causal keys/);
+  // Against the full softmax the same window keeps less.
+  assert.ok((await metrics.recall(q, k, { blockMask: bm })).value < got.value);
+  await assert.rejects(metrics.recall(q, k, { blockMask: bm, causal: true, reference: bm }), /either causal or reference/);
+});
+
 test("outputError on a hand case and with NaN", async () => {
   const out = new Tensor([3], "f32", Float32Array.from([1, 2, 3]));
   const ref = new Tensor([3], "f32", Float32Array.from([1, 2, 4]));
