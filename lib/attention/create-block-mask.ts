@@ -43,7 +43,7 @@ export function createBlockMask(mask: Mask, opts: CreateBlockMaskOptions): Block
   const dep = dependsOn(mask);
   const key = (b: number, h: number) => (dep.b ? b : 0) * H + (dep.h ? h : 0);
   const fields = fieldsFromClasses(B, H, nq, nk, (b, h) => classifyGrid(mask, dep.b ? b : 0, dep.h ? h : 0, qLen, kvLen, qbs, kvbs), key);
-  return new BlockMask({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask });
+  return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask });
 }
 
 /** Which of b / h the mask reads: from its IR; masks without one (plain functions) are assumed to read both. */
