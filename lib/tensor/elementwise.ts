@@ -3,6 +3,7 @@ import { isFloat, type DType } from "./dtype.js";
 import { fromFloat32, Tensor } from "./tensor.js";
 import { requireHost } from "./check.js";
 import { broadcastShapes, broadcastStrides, numel, sameShape } from "./shape-util.js";
+import { binaryKernel, unaryKernel } from "./kernels.js";
 
 /*
  * Elementwise ops with numpy broadcasting. Values are read as JS numbers (float64), computed
@@ -55,46 +56,20 @@ function allocFor(dtype: DType, n: number): Float32Array | Int32Array | Uint8Arr
   return dtype === "f32" ? new Float32Array(n) : new Float64Array(n);
 }
 
-/** Runs `f` over the broadcast of two operands into `out` (row-major over outShape). */
-function broadcast2(av: Values, sa: number[], bv: Values, sb: number[], outShape: readonly number[], out: { [i: number]: number }, f: (x: number, y: number) => number): void {
-  const n = numel(outShape);
-  if (n === 0) return;
-  const nd = outShape.length;
-  if (nd === 0) {
-    out[0] = f(av[0], bv[0]);
-    return;
-  }
-  const inner = outShape[nd - 1];
-  const ia = sa[nd - 1], ib = sb[nd - 1];
-  const idx = new Array<number>(nd).fill(0);
-  let pa = 0, pb = 0, o = 0;
-  while (o < n) {
-    for (let j = 0, qa = pa, qb = pb; j < inner; j++, qa += ia, qb += ib) out[o + j] = f(av[qa], bv[qb]);
-    o += inner;
-    for (let d = nd - 2; d >= 0; d--) {
-      idx[d]++;
-      pa += sa[d];
-      pb += sb[d];
-      if (idx[d] < outShape[d]) break;
-      pa -= sa[d] * outShape[d];
-      pb -= sb[d] * outShape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
-function binary(op: string, a: Operand, b: Operand, kind: "arith" | "div" | "cmp", f: (x: number, y: number) => number, intF?: (x: number, y: number) => number): Tensor {
+/**
+ * Runs a binary op: `expr` computes the result from x (a's value) and y (b's value) in float64;
+ * `intExpr`, when given, replaces it for i32 results (int32 wrap-around arithmetic).
+ */
+function binary(op: string, a: Operand, b: Operand, kind: "arith" | "div" | "cmp", expr: string, intExpr?: string): Tensor {
   const A = operand(op, a, "a");
   const B = operand(op, b, "b");
   if (A.dtype === "number" && B.dtype === "number") argError(op, "a", "at least one Tensor operand", "two numbers");
   const shape = broadcastShapes(op, A.shape, B.shape);
   const dtype = resultDtype(A.dtype, A.int, B.dtype, B.int, kind);
   const out = allocFor(dtype, numel(shape));
-  const fn = dtype === "i32" && intF ? intF : f;
-  if (sameShape(A.shape, B.shape)) {
-    const av = A.vals, bv = B.vals;
-    for (let i = 0; i < out.length; i++) out[i] = fn(av[i], bv[i]);
-  } else broadcast2(A.vals, broadcastStrides(A.shape, shape), B.vals, broadcastStrides(B.shape, shape), shape, out, fn);
+  const k = binaryKernel(dtype === "i32" && intExpr ? intExpr : expr);
+  if (sameShape(A.shape, B.shape)) k.same(A.vals, B.vals, out, out.length);
+  else k.bcast(A.vals, broadcastStrides(A.shape, shape), B.vals, broadcastStrides(B.shape, shape), shape, out);
   return store(shape, dtype, out);
 }
 
@@ -104,7 +79,7 @@ function binary(op: string, a: Operand, b: Operand, kind: "arith" | "div" | "cmp
  * sl.add(sl.ones([2, 3]), sl.tensor([1, 2, 3]));   // [[2, 3, 4], [2, 3, 4]]
  */
 export function add(a: Operand, b: Operand): Tensor {
-  return binary("add", a, b, "arith", (x, y) => x + y, (x, y) => (x + y) | 0);
+  return binary("add", a, b, "arith", "x + y", "(x + y) | 0");
 }
 /**
  * a - b with broadcasting.
@@ -112,7 +87,7 @@ export function add(a: Operand, b: Operand): Tensor {
  * sl.sub(sl.ones([3]), 1);
  */
 export function sub(a: Operand, b: Operand): Tensor {
-  return binary("sub", a, b, "arith", (x, y) => x - y, (x, y) => (x - y) | 0);
+  return binary("sub", a, b, "arith", "x - y", "(x - y) | 0");
 }
 /**
  * a * b with broadcasting.
@@ -120,7 +95,7 @@ export function sub(a: Operand, b: Operand): Tensor {
  * sl.mul(sl.randn([4, 8]), 0.5);
  */
 export function mul(a: Operand, b: Operand): Tensor {
-  return binary("mul", a, b, "arith", (x, y) => x * y, Math.imul);
+  return binary("mul", a, b, "arith", "x * y", "Math.imul(x, y)");
 }
 /**
  * a / b with broadcasting (always a float result; integer / integer gives f32).
@@ -128,7 +103,7 @@ export function mul(a: Operand, b: Operand): Tensor {
  * sl.div(sl.arange(4), 2);   // f32 [0, 0.5, 1, 1.5]
  */
 export function div(a: Operand, b: Operand): Tensor {
-  return binary("div", a, b, "div", (x, y) => x / y);
+  return binary("div", a, b, "div", "x / y");
 }
 /**
  * Elementwise maximum (NaN propagates).
@@ -136,7 +111,7 @@ export function div(a: Operand, b: Operand): Tensor {
  * sl.maximum(sl.randn([3]), 0);
  */
 export function maximum(a: Operand, b: Operand): Tensor {
-  return binary("maximum", a, b, "arith", (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y));
+  return binary("maximum", a, b, "arith", "x !== x || y !== y ? NaN : x > y ? x : y");
 }
 /**
  * Elementwise minimum (NaN propagates).
@@ -144,7 +119,7 @@ export function maximum(a: Operand, b: Operand): Tensor {
  * sl.minimum(sl.randn([3]), 0);
  */
 export function minimum(a: Operand, b: Operand): Tensor {
-  return binary("minimum", a, b, "arith", (x, y) => (x !== x || y !== y ? NaN : x < y ? x : y));
+  return binary("minimum", a, b, "arith", "x !== x || y !== y ? NaN : x < y ? x : y");
 }
 /**
  * a ** b (float result).
@@ -152,35 +127,35 @@ export function minimum(a: Operand, b: Operand): Tensor {
  * sl.pow(sl.arange(4), 2);
  */
 export function pow(a: Operand, b: Operand): Tensor {
-  return binary("pow", a, b, "div", (x, y) => x ** y);
+  return binary("pow", a, b, "div", "x ** y");
 }
 /** a == b as bool. @example sl.eq(sl.arange(3), 1); */
 export function eq(a: Operand, b: Operand): Tensor {
-  return binary("eq", a, b, "cmp", (x, y) => (x === y ? 1 : 0));
+  return binary("eq", a, b, "cmp", "x === y ? 1 : 0");
 }
 /** a < b as bool. @example sl.lt(sl.arange(3), 1); */
 export function lt(a: Operand, b: Operand): Tensor {
-  return binary("lt", a, b, "cmp", (x, y) => (x < y ? 1 : 0));
+  return binary("lt", a, b, "cmp", "x < y ? 1 : 0");
 }
 /** a <= b as bool. @example sl.le(sl.arange(3), 1); */
 export function le(a: Operand, b: Operand): Tensor {
-  return binary("le", a, b, "cmp", (x, y) => (x <= y ? 1 : 0));
+  return binary("le", a, b, "cmp", "x <= y ? 1 : 0");
 }
 /** a > b as bool. @example sl.gt(sl.arange(3), 1); */
 export function gt(a: Operand, b: Operand): Tensor {
-  return binary("gt", a, b, "cmp", (x, y) => (x > y ? 1 : 0));
+  return binary("gt", a, b, "cmp", "x > y ? 1 : 0");
 }
 /** a >= b as bool. @example sl.ge(sl.arange(3), 1); */
 export function ge(a: Operand, b: Operand): Tensor {
-  return binary("ge", a, b, "cmp", (x, y) => (x >= y ? 1 : 0));
+  return binary("ge", a, b, "cmp", "x >= y ? 1 : 0");
 }
 
-function unary(op: string, x: Tensor, f: (v: number) => number, keepInt = false): Tensor {
+/** Runs a unary op: `expr` of x in float64 (`erf`, `p0`, `p1` in scope); integer inputs give f32 unless keepInt. */
+function unary(op: string, x: Tensor, expr: string, keepInt = false, p0 = 0, p1 = 0): Tensor {
   const t = requireHost(op, x);
   const dtype: DType = isFloat(t.dtype) ? t.dtype : keepInt ? "i32" : "f32";
-  const v = values(t);
   const out = allocFor(dtype, t.size);
-  for (let i = 0; i < out.length; i++) out[i] = f(v[i]);
+  unaryKernel(expr)(values(t), out, t.size, erf, p0, p1);
   return store(t.shape, dtype, out);
 }
 
@@ -214,23 +189,23 @@ export function erf(x: number): number {
 
 /** e^x. @example sl.exp(sl.tensor([0, 1])); */
 export function exp(x: Tensor): Tensor {
-  return unary("exp", x, Math.exp);
+  return unary("exp", x, "Math.exp(x)");
 }
 /** Natural log (log of a negative is NaN, of 0 is -Infinity). @example sl.log(sl.tensor([1, Math.E])); */
 export function log(x: Tensor): Tensor {
-  return unary("log", x, Math.log);
+  return unary("log", x, "Math.log(x)");
 }
 /** tanh. @example sl.tanh(sl.randn([4])); */
 export function tanh(x: Tensor): Tensor {
-  return unary("tanh", x, Math.tanh);
+  return unary("tanh", x, "Math.tanh(x)");
 }
 /** 1 / (1 + e^-x), stable for large |x|. @example sl.sigmoid(sl.randn([4])); */
 export function sigmoid(x: Tensor): Tensor {
-  return unary("sigmoid", x, (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
+  return unary("sigmoid", x, "x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))");
 }
 /** max(x, 0) (NaN stays NaN; integer tensors stay i32). @example sl.relu(sl.randn([4])); */
 export function relu(x: Tensor): Tensor {
-  return unary("relu", x, (v) => (v > 0 ? v : v !== v ? NaN : 0), true);
+  return unary("relu", x, "x > 0 ? x : x !== x ? NaN : 0", true);
 }
 /**
  * GELU: x * Phi(x) with the exact erf form (PyTorch's default), or the tanh approximation
@@ -241,24 +216,24 @@ export function relu(x: Tensor): Tensor {
 export function gelu(x: Tensor, opts: { approximate?: "none" | "tanh" } = {}): Tensor {
   const approx = opts.approximate ?? "none";
   if (approx !== "none" && approx !== "tanh") argError("gelu", "approximate", `"none" or "tanh"`, String(approx));
-  if (approx === "tanh") return unary("gelu", x, (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
-  return unary("gelu", x, (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2)));
+  if (approx === "tanh") return unary("gelu", x, "0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))");
+  return unary("gelu", x, "0.5 * x * (1 + erf(x * Math.SQRT1_2))");
 }
 /** x * sigmoid(x) (SiLU / swish). @example sl.silu(sl.randn([4])); */
 export function silu(x: Tensor): Tensor {
-  return unary("silu", x, (v) => (v >= 0 ? v / (1 + Math.exp(-v)) : (v * Math.exp(v)) / (1 + Math.exp(v))));
+  return unary("silu", x, "x >= 0 ? x / (1 + Math.exp(-x)) : (x * Math.exp(x)) / (1 + Math.exp(x))");
 }
 /** -x. @example sl.neg(sl.arange(3)); */
 export function neg(x: Tensor): Tensor {
-  return unary("neg", x, (v) => -v, true);
+  return unary("neg", x, "-x", true);
 }
 /** |x|. @example sl.abs(sl.tensor([-1, 2])); */
 export function abs(x: Tensor): Tensor {
-  return unary("abs", x, Math.abs, true);
+  return unary("abs", x, "Math.abs(x)", true);
 }
 /** Square root (NaN for negatives). @example sl.sqrt(sl.tensor([4, 9])); */
 export function sqrt(x: Tensor): Tensor {
-  return unary("sqrt", x, Math.sqrt);
+  return unary("sqrt", x, "Math.sqrt(x)");
 }
 /**
  * Clamps into [min, max] (either bound may be omitted; NaN stays NaN).
@@ -269,7 +244,7 @@ export function clamp(x: Tensor, bounds: { min?: number; max?: number }): Tensor
   const lo = bounds.min ?? -Infinity;
   const hi = bounds.max ?? Infinity;
   if (typeof lo !== "number" || typeof hi !== "number" || lo > hi) argError("clamp", "bounds", "numbers with min <= max", `min ${lo}, max ${hi}`);
-  return unary("clamp", x, (v) => (v < lo ? lo : v > hi ? hi : v), (Number.isInteger(lo) || lo === -Infinity) && (Number.isInteger(hi) || hi === Infinity));
+  return unary("clamp", x, "x < p0 ? p0 : x > p1 ? p1 : x", (Number.isInteger(lo) || lo === -Infinity) && (Number.isInteger(hi) || hi === Infinity), lo, hi);
 }
 
 /**
