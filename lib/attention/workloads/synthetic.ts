@@ -143,11 +143,11 @@ export function llmLike(opts: LlmLikeOptions = {}): LlmLikeWorkload {
     const kind = h % 4; // 0 sink+local, 1 vertical-slash, 2 retrieval, 3 mixed; strengths jittered by the seed
     const j = () => 0.75 + 0.5 * rng.next();
     const strengths = {
-      sink: (kind === 2 ? 5 : 8) * j(),
-      local: (kind === 0 ? 9 : kind === 1 ? 5 : 6) * j(),
+      sink: (kind === 2 ? 6 : 10) * j(),
+      local: (kind === 0 ? 8 : kind === 1 ? 5 : 6) * j(),
       stripes: (kind === 1 ? 7 : kind === 3 ? 5 : 2) * j(),
       slash: (kind === 1 ? 8 : kind === 3 ? 5 : 0) * j(),
-      needle: (kind === 2 ? 12 : 8) * j(),
+      needle: (kind === 2 ? 16 : 10) * j(),
     };
     const slashOffsets = Array.from({ length: nSlash }, () => 8 + rng.int(Math.max(1, Math.min(S - 8, 2048))));
     const info = kvInfo[Math.floor(h / group)];
