@@ -4,7 +4,7 @@ import { attention } from "../../../lib/attention/attention.js";
 import { decodeAttention } from "../../../lib/attention/decode-attention.js";
 import { Tensor } from "../../../lib/tensor/tensor.js";
 import "../../../lib/backends/js/index.js";
-import { TILE_EMPTY, TILE_FULL, blockMaskFromTiles, freshSeed, randTensor, relErr, rng } from "./helpers.js";
+import { TILE_EMPTY, TILE_FULL, blockMaskFromTiles, freshSeed, naiveAttention, randTensor, relErr, rng } from "./helpers.js";
 
 const backend = "js" as const;
 
@@ -76,4 +76,21 @@ test("decode attention with no selection is dense over the cache; with a block m
   const viaAttn = await attention(q, kc, vc, { backend, blockMask: bm });
   assert.deepEqual(Array.from(viaDecode.data), Array.from(viaAttn.data), `seed ${seed}`);
   assert.ok(relErr(viaDecode.data as Float32Array, dense.data as Float32Array) > 1e-3, "the block mask changed the result");
+});
+
+test("decode attention with bf16 and f16 caches: output in q's dtype, within tolerance of float64 on the same values", async () => {
+  const seed = freshSeed();
+  for (const [dtype, tol] of [["f16", 1e-3], ["bf16", 5e-3]] as const) {
+    const r = rng(seed);
+    const q = randTensor([1, 2, 1, 16], r, dtype);
+    const kc = randTensor([1, 1, 64, 16], r, dtype);
+    const vc = randTensor([1, 1, 64, 16], r, dtype);
+    const sel = [0, 1, 2, 3, 40, 50, 63];
+    const indices = new Tensor([1, 1, sel.length], "i32", Int32Array.from(sel));
+    const out = await decodeAttention(q, kc, vc, { indices, backend });
+    assert.equal(out.dtype, dtype);
+    const { out: ref } = naiveAttention(q, kc, vc, { allowed: (_b, _h, _q, kv) => sel.includes(kv) });
+    const e = relErr(out.floatData(), ref);
+    assert.ok(e < tol, `seed ${seed} ${dtype}: rel err ${e}`);
+  }
 });
