@@ -151,7 +151,9 @@ export class MoeLayer {
     const logits = await gateLogits(xt, this.gateWeight, this.options.backend);
     const t1 = performance.now();
     const { dModel: _d, dFf: _f, experts: _e, activation: _a, sharedExperts: _s, seed: _seed, weights: _w, tile: _t, backend: _b, ...routeOpts } = this.options;
-    const routing = route(new Tensor([T, E], "f32", logits), { ...routeOpts, k: this.k, layer: this.options.layer });
+    const logitsT = new Tensor([T, E], "f32", logits);
+    const routing = route(logitsT, { ...routeOpts, k: this.k, layer: this.options.layer });
+    logitsT.dispose();
     const t2 = performance.now();
     throwIfCancelled(`${OP}.forward`, opts.signal);
 
@@ -162,21 +164,26 @@ export class MoeLayer {
 
     const ex = await this.#ffn(xp, this.experts.gate, this.experts.up, this.experts.down, offsets, opts.signal);
     const t4 = performance.now();
+    xp.dispose();
     const out = combineRows(ex.out.floatData(), d, plan, routing.weights.floatData());
+    ex.out.dispose();
     const t5 = performance.now();
 
     let sharedMs = 0;
     if (this.shared) {
       const s = this.shared;
       const one = new Tensor([2], "i32", new Int32Array([0, T]));
-      const y = (await this.#ffn(xt, s.gate, s.up, s.down, one, opts.signal)).out.floatData();
+      const yt = (await this.#ffn(xt, s.gate, s.up, s.down, one, opts.signal)).out;
+      const y = yt.floatData();
       const gv = s.gateVector ? matmulRows(xm.data, s.gateVector.floatData(), T, d, 1) : null;
       for (let t = 0; t < T; t++) {
         const g = gv ? sigmoid(gv[t]) : 1;
         for (let j = 0; j < d; j++) out[t * d + j] += g * y[t * d + j];
       }
+      yt.dispose();
       sharedMs = performance.now() - t5;
     }
+    xt.dispose(); // a second view of the caller's rows: only the bookkeeping is released
     const projections = this.activation === "swiglu" ? 3 : 2;
     return {
       output: new Tensor([T, d], "f32", out),

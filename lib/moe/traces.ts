@@ -5,7 +5,7 @@ import { RoutingRecord } from "./record.js";
 
 const OP = "moe.readRoutingTrace";
 const LAYER_KEYS = ["layer", "layer_id", "layer_idx", "layer_number"];
-const IDS_KEYS = ["topk_ids", "topk_experts", "expert_ids", "experts", "topk_indices", "indices", "selected_experts"];
+const IDS_KEYS = ["topk_ids", "topk_experts", "expert_ids", "experts", "topk_indices", "indices", "selected_experts", "target_topk_idx", "recorded_topk_idx"];
 const WEIGHT_KEYS = ["topk_weights", "weights", "topk_probs", "scores", "routing_weights"];
 const ROUTED_KEYS = ["routed_experts"];
 
@@ -16,7 +16,8 @@ const ROUTED_KEYS = ["routed_experts"];
  * 1. Per token and layer (Megatron-style router traces, per-token loggers):
  *    `{"layer": 3, "token": 17, "topk_ids": [5, 12], "topk_weights": [0.6, 0.4]}`
  *    layer: layer | layer_id | layer_idx | layer_number; ids: topk_ids | topk_experts |
- *    expert_ids | experts | topk_indices | indices | selected_experts; weights (optional):
+ *    expert_ids | experts | topk_indices | indices | selected_experts | target_topk_idx
+ *    (Megatron RouterReplay's recorded indices); weights (optional):
  *    topk_weights | weights | topk_probs | scores | routing_weights.
  * 2. Per layer and batch (a [tokens][k] matrix): `{"layer": 3, "topk_ids": [[5, 12], [1, 5], ...]}`,
  *    with optional `topk_weights` of the same shape.
