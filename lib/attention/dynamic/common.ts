@@ -469,3 +469,55 @@ export function fieldsFromBlockSelection(
   if (causal) g.applyCausal();
   return g.toFields(causal ? causalMask() : undefined);
 }
+
+/** Rows [r0, r1) of every (b, h) of x [B, H, S, D] as a new contiguous f32 tensor. */
+export function sliceRows(x: Tensor, r0: number, r1: number): Tensor {
+  const [B, H, S, D] = x.shape;
+  const src = f32(x);
+  const n = r1 - r0;
+  const out = new Float32Array(B * H * n * D);
+  for (let bh = 0; bh < B * H; bh++) out.set(src.subarray((bh * S + r0) * D, (bh * S + r1) * D), bh * n * D);
+  return new Tensor([B, H, n, D], "f32", out);
+}
+
+/**
+ * Column and diagonal sums of P = softmax(scale · q kᵀ) over the rows of q (absolute query
+ * positions qOffset + i, causal): cols[b, h, j] = Σ_i P[i, j], diags[b, h, o] = Σ P[i, j] over
+ * (qOffset + i) − j = o. q [B, Hq, n, D], k [B, Hkv, S, D]; both outputs [B, Hq, S]. Fast path:
+ * the registry's "colDiagSums" (cpu); otherwise matmulNT per head and float64 loops.
+ */
+export async function colDiagSums(ctx: Ctx, q: Tensor, k: Tensor, scale: number, qOffset: number): Promise<{ cols: Float64Array | Float32Array; diags: Float64Array | Float32Array }> {
+  type Impl = (q: Tensor, k: Tensor, o: { scale: number; qOffset: number; causal: boolean; signal?: AbortSignal }) => Promise<{ cols: Tensor<"f32">; diags: Tensor<"f32"> }>;
+  const qf = q.dtype === "f32" ? q : new Tensor(q.shape, "f32", f32(q));
+  const kf = k.dtype === "f32" ? k : new Tensor(k.shape, "f32", f32(k));
+  if (!ctx.reference && (ctx.backend ? hasOp(ctx.backend, "colDiagSums") : hasOp("cpu", "colDiagSums") || hasOp("js", "colDiagSums"))) {
+    const impl = ctx.pick<Impl>("colDiagSums")!;
+    const r = await impl(qf, kf, { scale, qOffset, causal: true, signal: ctx.signal });
+    return { cols: r.cols.data as Float32Array, diags: r.diags.data as Float32Array };
+  }
+  const [B, Hq, n, D] = qf.shape;
+  const [, Hkv, S] = kf.shape;
+  const group = Hq / Hkv;
+  const qs = f32(qf);
+  const ks = f32(kf);
+  const cols = new Float64Array(B * Hq * S);
+  const diags = new Float64Array(B * Hq * S);
+  const a = new Float64Array(S);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      ctx.check();
+      const bh = b * Hq + h;
+      const kh = b * Hkv + Math.floor(h / group);
+      const A = await matmulNT(ctx, qs.subarray(bh * n * D, (bh + 1) * n * D), n, ks.subarray(kh * S * D, (kh + 1) * S * D), S, D);
+      for (let i = 0; i < n; i++) {
+        const qi = qOffset + i;
+        for (let j = 0; j < S; j++) a[j] = j <= qi ? A[i * S + j] * scale : -Infinity;
+        softmaxRow(a, 0, S);
+        for (let j = 0; j <= Math.min(qi, S - 1); j++) {
+          cols[bh * S + j] += a[j];
+          diags[bh * S + qi - j] += a[j];
+        }
+      }
+    }
+  return { cols, diags };
+}

@@ -6,7 +6,7 @@ import type { Tensor } from "../../tensor/tensor.js";
 import { SparselabError } from "../../errors.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import {
-  blockPool, checkBool, checkPrefill, Ctx, expandKv, f32, fieldsFromBlockSelection, inRange, matmulNT, posInt, softmaxRow,
+  blockPool, checkBool, checkPrefill, colDiagSums, Ctx, sliceRows, expandKv, f32, fieldsFromBlockSelection, inRange, matmulNT, posInt, softmaxRow,
   topkIdx, type PrefillCommonOptions,
 } from "./common.js";
 
@@ -83,24 +83,19 @@ export async function flexPrefill(q: Tensor, k: Tensor, opts: FlexPrefillOptions
   const qa = new Uint8Array(B * Hq);
   const lq = Math.min(bs, S);
   const q0 = S - lq;
+  // Â of the last query block: its column (vertical) and diagonal (slash) sums.
+  const sums = await colDiagSums(ctx, sliceRows(q, q0, S), k, scale, q0);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
       ctx.check();
       const bh = b * Hq + h;
       const kh = b * Hkv + Math.floor(h / group);
-      const A = await matmulNT(ctx, qs.subarray((bh * S + q0) * D, (bh * S + S) * D), lq, ks.subarray(kh * S * D, (kh + 1) * S * D), S, D);
-      const a = new Float64Array(lq * S);
-      for (let i = 0; i < lq; i++) {
-        for (let j = 0; j < S; j++) a[i * S + j] = j <= q0 + i ? A[i * S + j] * scale : -Infinity;
-        softmaxRow(a, i * S, S);
-      }
       const vertical = new Float64Array(S);
       const slash = new Float64Array(S);
-      for (let i = 0; i < lq; i++)
-        for (let j = 0; j <= q0 + i; j++) {
-          vertical[j] += a[i * S + j] / lq;
-          slash[q0 + i - j] += a[i * S + j] / lq;
-        }
+      for (let j = 0; j < S; j++) {
+        vertical[j] = sums.cols[bh * S + j] / lq;
+        slash[j] = sums.diags[bh * S + j] / lq;
+      }
       let nV = Math.floor(coverCount(vertical, gamma) / bs) + 1;
       let nS = Math.floor(coverCount(slash, gamma) / bs) + 1;
       nV = Math.min(maxB, Math.max(minB, nV));

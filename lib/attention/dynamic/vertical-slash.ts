@@ -6,7 +6,7 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
-  bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, perHead, posInt, softmaxRow,
+  bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
   TileGrid, topkIdx, type PrefillCommonOptions,
 } from "./common.js";
 
@@ -77,40 +77,20 @@ export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOpt
   const localDiags = Math.min(posInt(op, "localDiagonals", opts.localDiagonals ?? 100, 100), S);
   const bs = posInt(op, "blockSize", opts.blockSize, 64);
   const scale = 1 / Math.sqrt(D);
-  const qs = f32(q);
-  const ks = f32(k);
-
   const columns: Int32Array[] = [];
   const diagonals: Int32Array[] = [];
   const colTable = new Int32Array(B * Hq * S);
   const diagTable = new Int32Array(B * Hq * S);
   const q0 = S - lastQ;
+  // Column / diagonal sums of the last queries' causal softmax (the heavy part: one product
+  // of lastQ x S per head).
+  const sums = await colDiagSums(ctx, sliceRows(q, q0, S), k, scale, q0);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
       ctx.check();
       const bh = b * Hq + h;
-      const kh = b * Hkv + Math.floor(h / group);
-      // A: [lastQ, S] for the last queries of this head.
-      const qLast = qs.subarray((bh * S + q0) * D, (bh * S + S) * D);
-      const kHead = ks.subarray(kh * S * D, (kh + 1) * S * D);
-      const A = await matmulNT(ctx, qLast, lastQ, kHead, S, D);
-      const a64 = new Float64Array(A.length);
-      for (let i = 0; i < lastQ; i++) {
-        const qi = q0 + i;
-        for (let j = 0; j < S; j++) a64[i * S + j] = j <= qi ? A[i * S + j] * scale : -Infinity;
-        softmaxRow(a64, i * S, S);
-      }
-      // vertical[kv] = Σ_i A[i, kv]; slash[d] = Σ_i A[i, (q0+i) - d], d = q - kv in [0, S).
-      const vertical = new Float64Array(S);
-      const slash = new Float64Array(S);
-      for (let i = 0; i < lastQ; i++) {
-        const qi = q0 + i;
-        for (let j = 0; j <= qi; j++) {
-          const a = a64[i * S + j];
-          vertical[j] += a;
-          slash[qi - j] += a;
-        }
-      }
+      const vertical = Float64Array.from(sums.cols.subarray(bh * S, (bh + 1) * S));
+      const slash = Float64Array.from(sums.diags.subarray(bh * S, (bh + 1) * S));
       for (let j = 0; j < sinkCols; j++) vertical[j] = Infinity;
       for (let d = 0; d < localDiags; d++) slash[d] = Infinity;
       const cols = Int32Array.from(topkIdx(vertical, 0, S, Math.max(vSize[h], sinkCols))).sort();
