@@ -98,3 +98,20 @@ for (const c of cases) {
     `| ${c.name} | ${c.H} | ${c.S} | ${c.D} | ${(dens * 100).toFixed(1)}% | ${js.toFixed(1)} | ${(f.value / js / 1e6).toFixed(2)} | ${tb.toFixed(1)} | ${(js / tb).toFixed(2)} | ${cpuMs} |`,
   );
 }
+
+// Responsiveness: how long the event loop waits while one long JS attention runs (the kernel
+// answers interrupts and widget messages between the reference's yields).
+{
+  const { monitorEventLoopDelay } = await import("node:perf_hooks");
+  const S = quick ? 512 : 2048;
+  const q = sl.randn([1, 4, S, 64], { seed: 4 });
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  await sl.attention(q, q, q, { backend: "js" });
+  const ms = performance.now() - t0;
+  h.disable();
+  console.log(
+    `\nevent loop during one ${ms.toFixed(0)} ms JS attention (H4 S${S} D64): delay p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`,
+  );
+}
