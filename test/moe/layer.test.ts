@@ -5,6 +5,8 @@ import { expertsFromSafetensors } from "../../lib/moe/expert-weights.js";
 import { layer, type MoeLayer } from "../../lib/moe/layer.js";
 import { encodeSafetensors } from "../../lib/tensor/io/safetensors.js";
 import { Tensor } from "../../lib/tensor/tensor.js";
+import { ready } from "../../lib/backends/load.js";
+import { backends, hasOp } from "../../lib/backends/registry.js";
 import { freshSeed, randMatrix, relErr } from "./helpers.js";
 
 /** The layer as a float64 loop over tokens and their kept experts (plus shared experts). */
@@ -113,4 +115,29 @@ test("weights loaded from safetensors (torch [out, in] layout, Qwen2 shared gate
 test("layer options are validated", () => {
   assert.throws(() => layer({ dModel: 8, dFf: 8, experts: 4, k: 5 }), /moe\.layer: argument 'k'/);
   assert.throws(() => layer({ dModel: 8, dFf: 8, experts: 4, activation: "tanh" as any }), /activation/);
+});
+
+test("MoE layer on the native cpu backend matches the float64 loop", async (t) => {
+  await ready();
+  if (!hasOp("cpu", "groupedGemm")) {
+    const st = backends().find((b) => b.name === "cpu");
+    t.skip(`cpu backend has no groupedGemm here: ${st?.loaded ? "op not registered" : st?.reason}`);
+    return;
+  }
+  const seed = freshSeed();
+  for (const c of [{ activation: "swiglu" as const, tile: 16 }, { activation: "gelu" as const, capacityFactor: 0.9, sharedExperts: { count: 1, gated: true } }]) {
+    const m = layer({ dModel: 40, dFf: 72, experts: 8, k: 3, seed: seed % 1000, backend: "cpu", normalize: true, ...c });
+    const T = 61;
+    const x = randMatrix(T, 40, seed);
+    const { output, routing, backend } = await m.forward(x);
+    assert.equal(backend, "cpu");
+    const ref = reference(m, x.data as Float32Array, T, {
+      indices: routing.indices.data as Int32Array,
+      kept: routing.kept.data as Uint8Array,
+      weights: routing.weights.data as Float32Array,
+      k: routing.k,
+    });
+    const err = relErr(output.data as Float32Array, ref);
+    assert.ok(err < 1e-5, `seed ${seed} ${JSON.stringify(c)}: rel err ${err}`);
+  }
 });
