@@ -14,8 +14,9 @@ export function isMimeBundle(x: unknown): x is MimeBundle {
   return keys.length > 0 && keys.every((k) => /^[a-z]+\/[\w.+\-]+$/i.test(k));
 }
 
-/** The MIME bundle that shows `value`. */
+/** The MIME bundle that shows `value` (a MIME bundle itself is used as is). */
 export async function toBundle(value: unknown): Promise<MimeBundle> {
+  if (isMimeBundle(value)) return value;
   const k = getKernelComms();
   if (k?.format) return await k.format(value);
   if (isDisplayable(value)) return await value[DISPLAY]();

@@ -9,7 +9,7 @@
  */
 import type { MimeBundle } from "../lib/display.js";
 import { getKernelComms } from "./comm.js";
-import { isMimeBundle, toBundle } from "./bundle.js";
+import { toBundle } from "./bundle.js";
 import { domTraits, DOMWidget, type DOMWidgetOptions } from "./dom-widget.js";
 import { formatError, reportCallbackError } from "./report.js";
 import { any, str } from "./traits.js";
@@ -124,7 +124,7 @@ export class Output extends DOMWidget {
    * formatter / Symbol.for("Jupyter.display") / text/plain. Resolves once appended.
    */
   async appendDisplay(value: unknown, metadata: Record<string, unknown> = {}): Promise<void> {
-    const data = isMimeBundle(value) ? value : await toBundle(value);
+    const data = await toBundle(value);
     this._append({ output_type: "display_data", data, metadata });
   }
 
