@@ -19,6 +19,8 @@ interface Common {
 }
 export interface NativeAddon {
   info(): { isa: string; vectorWidth: number; threads: number };
+  /** Benchmarks only: GFLOP/s of the FMA probe on every pool thread for about `ms` ms (blocks). */
+  probeFma(ms: number): number;
   attention(p: Common & {
     q: Arr; k: Arr; v: Arr; dtype: number;
     B: number; Hq: number; Hkv: number; Sq: number; Skv: number; D: number; Dv: number; scale: number;

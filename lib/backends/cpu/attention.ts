@@ -70,6 +70,18 @@ export function maskBitmaps(mask: Mask, bm: BlockMaskFields, B: number, Hq: numb
   return { bits, tileStart, wordsPerRow: wpr };
 }
 
+// Bitmaps are the slow part of a plain-function mask (one JS call per element of each partial
+// tile): keep the last ones per block mask, for the re-runs a widget or a benchmark makes.
+const bitmapCache = new WeakMap<BlockMaskFields, { mask: Mask; key: string; value: ReturnType<typeof maskBitmaps> }>();
+function cachedBitmaps(mask: Mask, bm: BlockMaskFields, B: number, Hq: number, Sq: number, Skv: number): ReturnType<typeof maskBitmaps> {
+  const key = `${B},${Hq},${Sq},${Skv}`;
+  const hit = bitmapCache.get(bm);
+  if (hit && hit.mask === mask && hit.key === key) return hit.value;
+  const value = maskBitmaps(mask, bm, B, Hq, Sq, Skv);
+  bitmapCache.set(bm, { mask, key, value });
+  return value;
+}
+
 /** Checks the block mask matches the call, so the native kernel never reads out of bounds. */
 function blockMaskView(bm: BlockMaskFields, B: number, Hq: number, Sq: number, Skv: number): NonNullable<NativeAttention["bm"]> {
   const op = "attention";
@@ -127,7 +139,7 @@ export async function attentionInto(args: AttentionArgs, out: Float32Array | Uin
       if (!mask) argError("attention", "blockMask.mask", "a mask to refine the partial tiles", "none");
       const prog = lowered(mask);
       if (prog) p.maskProgram = prog;
-      else p.bitmaps = maskBitmaps(mask, blockMask, B, Hq, Sq, Skv);
+      else p.bitmaps = cachedBitmaps(mask, blockMask, B, Hq, Sq, Skv);
     }
   }
   if (scoreMod) {

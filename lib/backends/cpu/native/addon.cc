@@ -5,6 +5,8 @@
 // arrays are referenced until the op settles, so their memory cannot go away under the kernel.
 #include <napi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -341,7 +343,35 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Benchmarks only: the FMA ceiling of the pool, every thread running the probe for about
+// `ms` milliseconds; returns GFLOP/s. Runs on the calling thread (blocks the event loop).
+Napi::Value ProbeFma(const Napi::CallbackInfo& info) {
+  const double ms = info[0].As<Napi::Number>().DoubleValue();
+  const Kernels& kk = kernels();
+  // Calibrate the iteration count on one thread, then run one task per thread.
+  long iters = 1 << 16;
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    kk.fma_probe(iters);
+    double el = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (el > 20 || iters > (1L << 40)) {
+      iters = long(double(iters) * ms / std::max(el, 1e-3));
+      break;
+    }
+    iters *= 4;
+  }
+  const int T = threads();
+  std::vector<double> flops(static_cast<size_t>(T), 0.0);
+  auto t0 = std::chrono::steady_clock::now();
+  parallel_for(T, [&](int64_t i, int) { flops[size_t(i)] = kk.fma_probe(iters); });
+  double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double total = 0;
+  for (double f : flops) total += f;
+  return Napi::Number::New(info.Env(), total / sec / 1e9);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeFma", Napi::Function::New(env, ProbeFma));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));

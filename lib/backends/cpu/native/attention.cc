@@ -12,6 +12,7 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -21,14 +22,18 @@
 namespace sl {
 namespace {
 
-constexpr int kDenseQTile = 64;
-constexpr int kDenseKvChunk = 128;
+int env_int(const char* name, int dflt) {
+  const char* e = std::getenv(name);
+  return e && std::atoi(e) > 0 ? std::atoi(e) : dflt;
+}
+// Tile sizes for dense attention (SPARSELAB_TUNE_* override them, for tuning runs only).
+const int kDenseQTile = env_int("SPARSELAB_TUNE_QTILE", 64);
+const int kDenseKvChunk = env_int("SPARSELAB_TUNE_KVCHUNK", 128);
 // Packed K/V of at most this many bytes per head batch (one head always fits).
 constexpr size_t kPackBudget = size_t(64) << 20;
 
 struct Scratch {
   std::vector<float> Qp, S, O, m, l, alpha, orow;
-  std::vector<uint8_t> keep;
   std::unique_ptr<ProgramRunner> mask_run, score_run;
 };
 
@@ -71,7 +76,8 @@ void attention(const AttentionArgs& a) {
   const int nbh = a.B * a.Hkv;
   const size_t per_head_bytes = (kt_per_head + v_per_head) * sizeof(float);
   const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), kPackBudget / std::max<size_t>(1, per_head_bytes))));
-  std::vector<float> packK(kt_per_head * size_t(hb)), packV(v_per_head * size_t(hb));
+  // Uninitialised on purpose: every element is written by the pack pass before it is read.
+  std::unique_ptr<float[]> packK(new float[kt_per_head * size_t(hb)]), packV(new float[v_per_head * size_t(hb)]);
 
   const int T = threads();
   std::vector<Scratch> scratch(static_cast<size_t>(T));
@@ -83,7 +89,6 @@ void attention(const AttentionArgs& a) {
     s.l.resize(size_t(max_rows));
     s.alpha.resize(size_t(max_rows));
     s.orow.resize(size_t(Dvp));
-    s.keep.resize(size_t(PWp));
     if (a.mask_prog) s.mask_run.reset(new ProgramRunner(*a.mask_prog, PWp));
     if (a.score_prog) s.score_run.reset(new ProgramRunner(*a.score_prog, PWp));
   }
@@ -97,8 +102,8 @@ void attention(const AttentionArgs& a) {
       const int head = int(i / n_chunks), c = int(i % n_chunks);
       const int bh = bh0 + head;
       const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
-      float* kt = packK.data() + head * kt_per_head + size_t(c) * D * PWp;
-      float* vp = packV.data() + head * v_per_head;
+      float* kt = packK.get() + head * kt_per_head + size_t(c) * D * PWp;
+      float* vp = packV.get() + head * v_per_head;
       float* row = scratch[size_t(tid)].orow.data();
       std::vector<float> krow(static_cast<size_t>(D));
       for (int j = 0; j < w; j++) {
@@ -138,8 +143,8 @@ void attention(const AttentionArgs& a) {
       std::fill_n(s.m.begin(), rows, kNegInf);
       std::fill_n(s.l.begin(), rows, 0.0f);
       std::fill_n(s.O.begin(), size_t(rows) * Dvp, 0.0f);
-      const float* kt_head = packK.data() + head * kt_per_head;
-      const float* v_head = packV.data() + head * v_per_head;
+      const float* kt_head = packK.get() + head * kt_per_head;
+      const float* v_head = packV.get() + head * v_per_head;
 
       // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
       auto chunk = [&](int c, bool partial, int kb, int slot) {
@@ -152,23 +157,18 @@ void attention(const AttentionArgs& a) {
         for (int r = 0; r < rows; r++) {
           float* srow = S + size_t(r) * PWp;
           const int q = q0 + r;
-          if (a.score_prog) {
-            s.score_run->score_row(b, hq, q, j0, w, srow);
-            kk.scale(srow, w, kLog2e);
-          }
+          if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
           if (partial) {
-            uint8_t* keep = s.keep.data();
             if (a.mask_prog) {
-              s.mask_run->mask_row(b, hq, q, j0, w, keep);
+              s.mask_run->mask_row(b, hq, q, j0, w, srow);
             } else {
               const int tile = a.bitmaps.tile_start[(size_t(b) * a.Hq + hq) * a.bm.nqb + qb] + slot;
               const uint32_t* bits =
                   a.bitmaps.bits + (size_t(tile) * a.bm.qbs + (q - qb * a.bm.qbs)) * a.bitmaps.words_per_row;
               const int c0 = j0 - kb * a.bm.kbs;
-              for (int j = 0; j < w; j++) keep[j] = (bits[(c0 + j) >> 5] >> ((c0 + j) & 31)) & 1u;
+              for (int j = 0; j < w; j++)
+                srow[j] = (bits[(c0 + j) >> 5] >> ((c0 + j) & 31)) & 1u ? srow[j] : kNegInf;
             }
-            for (int j = 0; j < w; j++)
-              if (!keep[j]) srow[j] = kNegInf;
           }
           const float mx = kk.row_max(srow, w);
           const float mnew = std::max(s.m[size_t(r)], mx);

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "kernels.h"
+#include "program_ops.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC push_options

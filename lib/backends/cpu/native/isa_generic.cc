@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "program_ops.h"
 
 #define SLK_NS slk_generic
 #define SLK_VW 4

@@ -3,6 +3,8 @@
 // SPARSELAB_ISA=avx512|avx2|generic forces one (tests use it to check every path).
 #pragma once
 
+#include "program_ops.h"
+
 namespace sl {
 
 // How gemm combines with what C already holds.
@@ -25,6 +27,14 @@ struct Kernels {
   float (*row_max)(const float* x, int n);
   // x[i] *= s.
   void (*scale)(float* x, int n, float s);
+  // The FMA ceiling probe: `iters` rounds of 12 independent vector FMA chains; returns the
+  // flops done (benchmarks divide by the time to get this core's peak).
+  double (*fma_probe)(long iters);
+  // Mask program over a row: srow[j] = -inf where it is false (see program_isa.inc).
+  void (*mask_row)(const ProgramView& p, ProgramScratch& s, int b, int h, int q, int kv0, int n, float* srow);
+  // Score-mod program over a row: score[j] = program(..., score[j]) * post_scale.
+  void (*score_row)(const ProgramView& p, ProgramScratch& s, int b, int h, int q, int kv0, int n, float* score,
+                    float post_scale);
 };
 
 const Kernels* kernels_avx512();  // null where the ISA is not compiled in (non-x86)

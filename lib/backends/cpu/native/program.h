@@ -7,18 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace sl {
+#include "program_ops.h"
 
-// Opcodes shared with lib/backends/cpu/program.ts (OPCODES); keep the two in step.
-enum Op : int32_t {
-  OP_CONST = 0, OP_VAR = 1, OP_IDX = 2, OP_SEL = 3,
-  // unary
-  OP_NEG = 10, OP_NOT, OP_ABS, OP_FLOOR, OP_CEIL, OP_SIGN, OP_TANH, OP_EXP, OP_LOG, OP_SQRT,
-  // binary
-  OP_ADD = 30, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_FLOORDIV, OP_MIN, OP_MAX, OP_POW,
-  OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR, OP_XOR,
-};
-enum Var : int32_t { VAR_B = 0, VAR_H = 1, VAR_Q = 2, VAR_KV = 3, VAR_SCORE = 4 };
+namespace sl {
 
 struct Program {
   // 5 ints per instruction: op, dst, a, b, c (a: const index / var id / table / operand reg).
@@ -30,22 +21,24 @@ struct Program {
   bool uses_score = false;
 };
 
-// Per-thread registers for one row of up to `cap` kv positions.
+// Per-thread registers for one row of up to `cap` kv positions; the evaluation itself is the
+// chosen ISA's (kernels().mask_row / score_row), vectorised over the row in float64 so it
+// computes exactly what the JS reference computes.
 class ProgramRunner {
  public:
   ProgramRunner(const Program& p, int cap);
-  // Mask: keep[j] = program(b, h, q, kv0 + j) != 0 for j < n.
-  void mask_row(int b, int h, int q, int kv0, int n, uint8_t* keep);
-  // Score mod: score[j] = program(b, h, q, kv0 + j, score[j]) for j < n.
-  void score_row(int b, int h, int q, int kv0, int n, float* score);
+  // srow[j] = -inf where program(b, h, q, kv0 + j) is false (0 or NaN), for j < n.
+  void mask_row(int b, int h, int q, int kv0, int n, float* srow);
+  // score[j] = program(b, h, q, kv0 + j, score[j]) * post_scale for j < n.
+  void score_row(int b, int h, int q, int kv0, int n, float* score, float post_scale);
 
  private:
-  void run(int b, int h, int q, int kv0, int n, const float* score);
-  const Program& p_;
-  int cap_;
-  std::vector<double> vals_;  // nregs x cap
-  std::vector<uint8_t> uni_;
-  std::vector<double> sval_;
+  ProgramView view_;
+  ProgramScratch scratch_;
+  std::vector<double> vals_, sval_;
+  std::vector<unsigned char> uni_;
+  std::vector<const double*> tables_;
+  std::vector<long> table_len_;
 };
 
 }  // namespace sl
