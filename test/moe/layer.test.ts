@@ -110,6 +110,17 @@ test("weights loaded from safetensors (torch [out, in] layout, Qwen2 shared gate
   const b = (await loaded.forward(x)).output.data as Float32Array;
   assert.ok(relErr(b, a) < 1e-6, `seed ${seed}`);
   assert.throws(() => expertsFromSafetensors(bytes, { prefix: "model.", naming: "qwen" }), /model\.experts\.0\.gate_proj\.weight/);
+  // Mixtral's names (w1 gate, w3 up, w2 down), no shared expert.
+  const mixtral: Record<string, Tensor> = { "block_sparse_moe.gate.weight": named["mlp.gate.weight"] };
+  for (let e = 0; e < 4; e++) {
+    mixtral[`block_sparse_moe.experts.${e}.w1.weight`] = named[`mlp.experts.${e}.gate_proj.weight`];
+    mixtral[`block_sparse_moe.experts.${e}.w3.weight`] = named[`mlp.experts.${e}.up_proj.weight`];
+    mixtral[`block_sparse_moe.experts.${e}.w2.weight`] = named[`mlp.experts.${e}.down_proj.weight`];
+  }
+  const mx = expertsFromSafetensors(await encodeSafetensors(mixtral), { prefix: "block_sparse_moe.", naming: "mixtral" });
+  assert.equal(mx.shared, null);
+  assert.equal(mx.experts.numExperts, 4);
+  assert.deepEqual(Array.from(mx.experts.down.data as Float32Array), Array.from(src.experts.down.data as Float32Array));
 });
 
 test("layer options are validated", () => {

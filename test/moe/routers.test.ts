@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { route } from "../../lib/moe/route.js";
 import { updateExpertBias } from "../../lib/moe/routers/deepseek-v3.js";
 import { sinkhornBalance } from "../../lib/moe/routers/sinkhorn.js";
-import { sigmoid } from "../../lib/moe/rowmath.js";
+import { sigmoid, softplus } from "../../lib/moe/rowmath.js";
+import { Rng } from "../../lib/moe/rng.js";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import { close, freshSeed, randMatrix, softmax } from "./helpers.js";
 
@@ -43,6 +44,31 @@ test("noisy-topk: seeded, reproducible, std 0 is plain top-k", () => {
   const z = route(logits, { router: "noisy-topk", k: 2, noiseStd: 0 });
   const ref = route(logits, { router: "topk-softmax", k: 2 });
   assert.deepEqual(arr(z.indices), arr(ref.indices));
+});
+
+test("noisy-topk follows Shazeer's rule: H = logits + N(0,1)·softplus(x·W_noise), softmax over the top k of H", () => {
+  const seed = freshSeed();
+  const T = 12, E = 6, d = 5;
+  const x = randMatrix(T, d, seed), wg = randMatrix(d, E, seed + 1), wn = randMatrix(d, E, seed + 2);
+  const r = route(x, { router: "noisy-topk", k: 2, gateWeight: wg, noiseWeight: wn, seed: 11 });
+  const rng = new Rng(11); // the same draws, in the same order (row-major over [T, E])
+  const X = x.data as Float32Array, G = wg.data as Float32Array, N = wn.data as Float32Array;
+  for (let t = 0; t < T; t++) {
+    const H: number[] = [];
+    for (let e = 0; e < E; e++) {
+      let g = 0, n = 0;
+      for (let i = 0; i < d; i++) {
+        g += X[t * d + i] * G[i * E + e];
+        n += X[t * d + i] * N[i * E + e];
+      }
+      H.push(g + rng.normal() * softplus(n));
+    }
+    const order = H.map((v, e) => [v, e]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const top = order.slice(0, 2).map((p) => p[1]);
+    assert.deepEqual(arr(r.indices).slice(t * 2, t * 2 + 2), top, `seed ${seed} token ${t}`);
+    const w = softmax(top.map((e) => H[e]));
+    close(arr(r.weights)[t * 2], w[0], 1e-4, `seed ${seed} token ${t} weight`);
+  }
 });
 
 test("noisy-topk: noise logits of −60 add no noise; a noise weight needs x", () => {
