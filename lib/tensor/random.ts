@@ -96,12 +96,16 @@ export class Rng {
     this.seed = seed;
   }
 
-  /** The block offset the next draw starts at. */
+  /** The block offset the next draw starts at (each block is four 32-bit words). */
   get offset(): number {
     return this.#block;
   }
 
-  /** `n` raw 32-bit words, consuming ceil(n / 4) blocks. */
+  /**
+   * `n` raw 32-bit words, consuming ceil(n / 4) blocks.
+   * @example
+   * sl.rng(0).words(4);   // Uint32Array [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
+   */
   words(n: number): Uint32Array {
     const out = new Uint32Array(n);
     const buf = this.#buf;
@@ -115,7 +119,11 @@ export class Rng {
     return out;
   }
 
-  /** Uniform floats in [0, 1) of `shape` (f32 by default). */
+  /**
+   * Uniform floats in [0, 1) of `shape` (f32 by default).
+   * @example
+   * sl.rng(1).rand([2, 2]);
+   */
   rand(shape: readonly number[], opts: { dtype?: DType } = {}): Tensor {
     checkShape("rand", shape);
     const dtype = floatDtype("rand", opts.dtype);
@@ -126,7 +134,11 @@ export class Rng {
     return finish(shape, dtype, out);
   }
 
-  /** Normal(mean, std) floats of `shape` by Box-Muller over the stream. */
+  /**
+   * Normal(mean, std) floats of `shape` by Box-Muller over the stream.
+   * @example
+   * sl.rng(1).randn([64, 64], { std: 0.02, dtype: "bf16" });
+   */
   randn(shape: readonly number[], opts: { dtype?: DType; mean?: number; std?: number } = {}): Tensor {
     checkShape("randn", shape);
     const dtype = floatDtype("randn", opts.dtype);
@@ -149,7 +161,11 @@ export class Rng {
     return finish(shape, dtype, out);
   }
 
-  /** Integers uniform in [low, high) of `shape` (i32). */
+  /**
+   * Integers uniform in [low, high) of `shape` (i32).
+   * @example
+   * sl.rng(1).randint(0, 8, [16]);   // expert ids
+   */
   randint(low: number, high: number, shape: readonly number[]): Tensor<"i32"> {
     checkShape("randint", shape);
     if (!Number.isInteger(low) || low < -(2 ** 31)) argError("randint", "low", "an integer >= -2^31", String(low));
@@ -163,7 +179,11 @@ export class Rng {
     return new Tensor(shape, "i32", out);
   }
 
-  /** A random permutation of 0..n-1 (Fisher-Yates driven by the stream), i32. */
+  /**
+   * A random permutation of 0..n-1 (Fisher-Yates driven by the stream), i32.
+   * @example
+   * sl.rng(1).permutation(10);
+   */
   permutation(n: number): Tensor<"i32"> {
     if (!Number.isInteger(n) || n < 0) argError("permutation", "n", "a non-negative integer", String(n));
     const out = new Int32Array(n);

@@ -1,8 +1,9 @@
 import { argError, fmtShape } from "../errors.js";
-import { isFloat } from "./dtype.js";
-import { Tensor } from "./tensor.js";
+import { allocStorage, isFloat } from "./dtype.js";
+import { Tensor, toFloat32 } from "./tensor.js";
 import { requireHost } from "./check.js";
-import { normAxis, numel } from "./shape-util.js";
+import { normAxis, numel, stridesOf } from "./shape-util.js";
+import { stridedCopy } from "./strided.js";
 
 /*
  * Reductions along one axis, or over all elements when `axis` is omitted. They accumulate in
@@ -13,48 +14,51 @@ import { normAxis, numel } from "./shape-util.js";
  */
 
 export interface ReduceOptions {
-  /** The axis to reduce (negative counts from the end); omitted = all elements. */
-  axis?: number;
-  /** Keep the reduced axis as size 1. Default false. */
+  /**
+   * The axis to reduce (negative counts from the end), or several axes (not for argmax /
+   * argmin); omitted = all elements.
+   */
+  axis?: number | readonly number[];
+  /** Keep the reduced axes as size 1. Default false. */
   keepdim?: boolean;
 }
 
+/** The reduction seen as [outer, n, inner] over `v`, reducing the middle axis. */
 interface Plan {
   outer: number;
   n: number;
   inner: number;
   shape: number[];
-}
-
-function plan(op: string, x: Tensor, opts: ReduceOptions): Plan {
-  if (opts === null || typeof opts !== "object") argError(op, "opts", "an options object { axis?, keepdim? }", String(opts));
-  if (opts.axis === undefined) {
-    return { outer: 1, n: x.size, inner: 1, shape: opts.keepdim ? x.shape.map(() => 1) : [] };
-  }
-  const ax = normAxis(op, opts.axis, x.ndim);
-  const shape = [...x.shape];
-  if (opts.keepdim) shape[ax] = 1;
-  else shape.splice(ax, 1);
-  return { outer: numel(x.shape.slice(0, ax)), n: x.shape[ax], inner: numel(x.shape.slice(ax + 1)), shape };
+  v: ArrayLike<number>;
 }
 
 function vals(x: Tensor): ArrayLike<number> {
   return x.dtype === "f16" || x.dtype === "bf16" ? x.floatData() : (x.data as ArrayLike<number>);
 }
 
-/** Runs `step` over each output cell's run of n values (stride `inner`). */
-function reduceLoop(x: Tensor, p: Plan, init: () => number, step: (acc: number, v: number, k: number) => number, fin: (acc: number) => number): Float64Array {
-  const v = vals(x);
-  const out = new Float64Array(p.outer * p.inner);
-  for (let o = 0; o < p.outer; o++) {
-    for (let i = 0; i < p.inner; i++) {
-      let acc = init();
-      let s = o * p.n * p.inner + i;
-      for (let k = 0; k < p.n; k++, s += p.inner) acc = step(acc, v[s], k);
-      out[o * p.inner + i] = fin(acc);
-    }
+function plan(op: string, x: Tensor, opts: ReduceOptions, multi = true): Plan {
+  if (opts === null || typeof opts !== "object") argError(op, "opts", "an options object { axis?, keepdim? }", String(opts));
+  const { axis, keepdim } = opts;
+  if (axis === undefined) return { outer: 1, n: x.size, inner: 1, shape: keepdim ? x.shape.map(() => 1) : [], v: vals(x) };
+  if (typeof axis === "number") {
+    const ax = normAxis(op, axis, x.ndim);
+    const shape = [...x.shape];
+    if (keepdim) shape[ax] = 1;
+    else shape.splice(ax, 1);
+    return { outer: numel(x.shape.slice(0, ax)), n: x.shape[ax], inner: numel(x.shape.slice(ax + 1)), shape, v: vals(x) };
   }
-  return out;
+  if (!multi) argError(op, "axis", "a single axis (an integer)", `[${String(axis)}]`);
+  if (!Array.isArray(axis) || axis.length === 0) argError(op, "axis", "an integer or a non-empty array of integers", String(axis));
+  const axes = [...new Set(axis.map((a) => normAxis(op, a, x.ndim)))].sort((a, b) => a - b);
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const shape = keepdim ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
+  // Gather the reduced axes last so each output cell reads one contiguous run.
+  const st = stridesOf(x.shape);
+  const order = [...kept, ...axes];
+  const v = allocStorage(x.dtype, x.size);
+  stridedCopy(x.data, 0, order.map((a) => st[a]), order.map((a) => x.shape[a]), v);
+  const wide = x.dtype === "f16" || x.dtype === "bf16" ? toFloat32(v, x.dtype) : (v as ArrayLike<number>);
+  return { outer: numel(kept.map((i) => x.shape[i])), n: numel(axes.map((i) => x.shape[i])), inner: 1, shape, v: wide };
 }
 
 function toF32(shape: number[], r: Float64Array): Tensor<"f32"> {
@@ -70,15 +74,15 @@ function toF32(shape: number[], r: Float64Array): Tensor<"f32"> {
 export function sum(x: Tensor, opts: ReduceOptions = {}): Tensor {
   requireHost("sum", x);
   const p = plan("sum", x, opts);
-  const r = sumRaw(x, p);
+  const r = sumRaw(p);
   if (isFloat(x.dtype)) return toF32(p.shape, r);
   for (let i = 0; i < r.length; i++)
     if (r[i] > 2147483647 || r[i] < -2147483648) argError("sum", "x", "integer sums that fit in i32 (cast to f32 first)", `a sum of ${r[i]}`);
   return new Tensor(p.shape, "i32", Int32Array.from(r));
 }
 
-function sumRaw(x: Tensor, p: Plan): Float64Array {
-  const v = vals(x);
+function sumRaw(p: Plan): Float64Array {
+  const v = p.v;
   if (p.inner === 1) {
     const out = new Float64Array(p.outer);
     for (let o = 0; o < p.outer; o++) {
@@ -109,7 +113,7 @@ function sumRaw(x: Tensor, p: Plan): Float64Array {
 export function mean(x: Tensor, opts: ReduceOptions = {}): Tensor<"f32"> {
   requireHost("mean", x);
   const p = plan("mean", x, opts);
-  const r = sumRaw(x, p);
+  const r = sumRaw(p);
   for (let i = 0; i < r.length; i++) r[i] /= p.n;
   return toF32(p.shape, r);
 }
@@ -118,13 +122,22 @@ function extreme(op: string, x: Tensor, opts: ReduceOptions, sign: 1 | -1): Tens
   requireHost(op, x);
   const p = plan(op, x, opts);
   if (p.n === 0) argError(op, "x", "a non-empty reduction", `an empty axis in shape ${fmtShape(x.shape)}`);
-  const r = reduceLoop(
-    x,
-    p,
-    () => -Infinity * sign,
-    (acc, v) => (acc !== acc || v !== v ? NaN : sign > 0 ? (v > acc ? v : acc) : v < acc ? v : acc),
-    (a) => a,
-  );
+  const { outer, n, inner, v } = p;
+  const r = new Float64Array(outer * inner);
+  // Flip the sign once so one max loop serves both; NaN stays NaN through the flip.
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let acc = -Infinity;
+      for (let k = 0, s = o * n * inner + i; k < n; k++, s += inner) {
+        const e = sign * v[s];
+        if (e > acc) acc = e;
+        else if (e !== e) {
+          acc = NaN;
+          break;
+        }
+      }
+      r[o * inner + i] = sign * acc;
+    }
   if (isFloat(x.dtype)) return toF32(p.shape, r);
   return new Tensor(p.shape, "i32", Int32Array.from(r));
 }
@@ -148,9 +161,9 @@ export function min(x: Tensor, opts: ReduceOptions = {}): Tensor {
 
 function argExtreme(op: string, x: Tensor, opts: ReduceOptions, sign: 1 | -1): Tensor<"i32"> {
   requireHost(op, x);
-  const p = plan(op, x, opts);
+  const p = plan(op, x, opts, false);
   if (p.n === 0) argError(op, "x", "a non-empty reduction", `an empty axis in shape ${fmtShape(x.shape)}`);
-  const v = vals(x);
+  const v = p.v;
   const out = new Int32Array(p.outer * p.inner);
   for (let o = 0; o < p.outer; o++) {
     for (let i = 0; i < p.inner; i++) {
@@ -202,7 +215,7 @@ export function argmin(x: Tensor, opts: ReduceOptions = {}): Tensor<"i32"> {
 export function logsumexp(x: Tensor, opts: ReduceOptions = {}): Tensor<"f32"> {
   requireHost("logsumexp", x);
   const p = plan("logsumexp", x, opts);
-  const v = vals(x);
+  const v = p.v;
   const out = new Float64Array(p.outer * p.inner);
   for (let o = 0; o < p.outer; o++) {
     for (let i = 0; i < p.inner; i++) {
@@ -236,25 +249,35 @@ export function norm(x: Tensor, opts: ReduceOptions & { p?: number } = {}): Tens
   const ord = opts.p ?? 2;
   if (ord !== 1 && ord !== 2 && ord !== Infinity) argError("norm", "p", "1, 2 or Infinity", String(ord));
   const pl = plan("norm", x, opts);
-  if (ord === 1) return toF32(pl.shape, reduceLoop(x, pl, () => 0, (a, v) => a + Math.abs(v), (a) => a));
-  if (ord === Infinity) return toF32(pl.shape, reduceLoop(x, pl, () => 0, (a, v) => (a !== a || v !== v ? NaN : Math.max(a, Math.abs(v))), (a) => a));
-  const scale = reduceLoop(x, pl, () => 0, (a, v) => (a !== a || v !== v ? NaN : Math.max(a, Math.abs(v))), (a) => a);
-  const v = vals(x);
-  const out = new Float64Array(scale.length);
-  for (let o = 0; o < pl.outer; o++) {
-    for (let i = 0; i < pl.inner; i++) {
-      const c = scale[o * pl.inner + i];
-      if (c === 0 || c !== c || c === Infinity) {
-        out[o * pl.inner + i] = c;
-        continue;
+  const { outer, n, inner, v } = pl;
+  const out = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      const s0 = o * n * inner + i;
+      // Largest magnitude first: the Infinity-norm is that, and the 2-norm divides by it so
+      // squares neither overflow nor underflow.
+      let big = 0;
+      for (let k = 0, s = s0; k < n; k++, s += inner) {
+        const a = Math.abs(v[s]);
+        if (a > big) big = a;
+        else if (a !== a) {
+          big = NaN;
+          break;
+        }
       }
-      let acc = 0;
-      for (let k = 0, s = o * pl.n * pl.inner + i; k < pl.n; k++, s += pl.inner) {
-        const e = v[s] / c;
-        acc += e * e;
+      let res = big;
+      if (ord === 1 && big === big) {
+        res = 0;
+        for (let k = 0, s = s0; k < n; k++, s += inner) res += Math.abs(v[s]);
+      } else if (ord === 2 && big > 0 && big !== Infinity) {
+        let acc = 0;
+        for (let k = 0, s = s0; k < n; k++, s += inner) {
+          const e = v[s] / big;
+          acc += e * e;
+        }
+        res = big * Math.sqrt(acc);
       }
-      out[o * pl.inner + i] = c * Math.sqrt(acc);
+      out[o * inner + i] = res;
     }
-  }
   return toF32(pl.shape, out);
 }

@@ -9,11 +9,6 @@ export function freshSeed(): number {
   return env ? Number(env) : Math.floor(Math.random() * 2 ** 31);
 }
 
-/** A float64 copy of a host tensor's values. */
-export function f64(t: sl.Tensor): Float64Array {
-  return Float64Array.from(t.floatData ? (t.dtype === "i32" || t.dtype === "u8" || t.dtype === "bool" ? (t.data as ArrayLike<number>) : t.floatData()) : []);
-}
-
 /** ||out - ref|| / ||ref|| (0 when both are 0); NaN anywhere in out gives Infinity. */
 export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   if (out.length !== ref.length) return Infinity;
@@ -40,11 +35,6 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     m = Math.max(m, Math.abs(a[i] - b[i]));
   }
   return m;
-}
-
-/** Random integer in [lo, hi] from a stream. */
-export function randInt(g: sl.Rng, lo: number, hi: number): number {
-  return (sl.randint(lo, hi + 1, [1], { seed: g.words(1)[0] }).data as Int32Array)[0];
 }
 
 /** Asserts fn throws a SparselabError whose message contains every fragment. */

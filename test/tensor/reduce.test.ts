@@ -82,3 +82,20 @@ test("reductions: NaN, ties, empty axes, integer sums, dtypes", () => {
   expectError(() => sl.sum(sl.zeros([2, 3]), { axis: 2 }), "sum", "'axis'", "2");
   expectError(() => sl.norm(sl.zeros([2]), { p: 3 }), "norm", "'p'");
 });
+
+test("several axes at once equal reducing them one by one", async () => {
+  const seed = freshSeed();
+  const x = sl.randn([3, 4, 5, 2], { seed });
+  const multi = sl.sum(x, { axis: [0, 2] });
+  const chained = sl.sum(sl.sum(x, { axis: 2 }), { axis: 0 });
+  assert.deepEqual(multi.shape, [4, 2]);
+  const a = multi.data as Float32Array, b = chained.data as Float32Array;
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `seed ${seed}`);
+  assert.deepEqual(sl.mean(x, { axis: [-1, 1], keepdim: true }).shape, [3, 1, 5, 1]);
+  const mx = sl.max(x, { axis: [1, 3] }).data as Float32Array;
+  const mx2 = sl.max(sl.max(x, { axis: 3 }), { axis: 1 }).data as Float32Array;
+  assert.deepEqual(Array.from(mx), Array.from(mx2));
+  assert.equal(sl.norm(x, { axis: [0, 1, 2, 3] }).item(), sl.norm(x).item());
+  expectError(() => sl.argmax(x, { axis: [0, 1] }), "argmax", "'axis'", "single axis");
+  expectError(() => sl.sum(x, { axis: [] }), "sum", "'axis'");
+});
