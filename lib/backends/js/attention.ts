@@ -12,8 +12,8 @@
  * and lse -Infinity, rather than NaN.
  *
  * Responsiveness: checks the cancellation signal before each q tile and yields to the event
- * loop (a setImmediate) whenever ~10 ms of work have passed, so a notebook kernel keeps
- * answering interrupts and widget messages while a long reference run goes on.
+ * loop (a setImmediate) whenever ~10 ms have passed, checked between kv tiles, so a notebook
+ * kernel keeps answering interrupts and widget messages while a long reference run goes on.
  */
 import { registerOp } from "../registry.js";
 import type { AttentionArgs, AttentionResult } from "../ops.js";
@@ -102,6 +102,13 @@ export async function runAttentionTiles(p: TileProblem): Promise<TileSolution> {
         l.fill(0, 0, rows);
         acc.fill(0, 0, rows * Dv);
         for (let t = 0; t < nt; t++) {
+          // A long q row (many kv tiles) may take longer than the yield interval by itself: the
+          // running state lives in this call's scratch, so pausing between kv tiles is safe.
+          if (t > 0 && now() - lastYield > YIELD_MS) {
+            await yieldToLoop();
+            throwIfCancelled(op, signal);
+            lastYield = now();
+          }
           foldTile(p, b, h, hk, q0, rows, tiles[t] * kvBlock, partial[t] === 1 ? mask : undefined, m, l, acc, s);
         }
         finishRows(qBase + q0, rows, Dv, m, l, acc, out, lseOut);
