@@ -181,6 +181,15 @@ export class FloatLogSlider extends DOMWidget {
 export interface FloatLogSlider extends Props<FloatLogSliderOptions> {}
 defineTraitAccessors(FloatLogSlider, FLOAT_LOG_SLIDER);
 
+/** Without a value, a range slider spans the middle half of [min, max] (as ipywidgets does). */
+function withQuarterRange<O extends { value?: [number, number]; min?: number; max?: number }>(o: O, integer: boolean): O {
+  if (o === null || typeof o !== "object" || o.value !== undefined) return o;
+  const min = typeof o.min === "number" ? o.min : 0;
+  const max = typeof o.max === "number" ? o.max : 100;
+  const at = (f: number) => (integer ? Math.round(min + f * (max - min)) : min + f * (max - min));
+  return { ...o, value: [at(0.25), at(0.75)] };
+}
+
 // ---- IntRangeSlider
 
 export interface IntRangeSliderOptions extends SliderCommon {
@@ -206,7 +215,7 @@ const INT_RANGE_SLIDER = controlsSpec("IntRangeSlider", "IntRangeSliderModel", "
  */
 export class IntRangeSlider extends DOMWidget {
   constructor(options: IntRangeSliderOptions = {}) {
-    super(INT_RANGE_SLIDER, options as Record<string, unknown>);
+    super(INT_RANGE_SLIDER, withQuarterRange(options, true) as Record<string, unknown>);
   }
   protected override _coerce(c: Record<string, unknown>, s: Record<string, unknown>, o: "kernel" | "frontend"): void {
     coerceRange(this.spec.name, c, s, o);
@@ -240,7 +249,7 @@ const FLOAT_RANGE_SLIDER = controlsSpec("FloatRangeSlider", "FloatRangeSliderMod
  */
 export class FloatRangeSlider extends DOMWidget {
   constructor(options: FloatRangeSliderOptions = {}) {
-    super(FLOAT_RANGE_SLIDER, options as Record<string, unknown>);
+    super(FLOAT_RANGE_SLIDER, withQuarterRange(options, false) as Record<string, unknown>);
   }
   protected override _coerce(c: Record<string, unknown>, s: Record<string, unknown>, o: "kernel" | "frontend"): void {
     coerceRange(this.spec.name, c, s, o);

@@ -230,6 +230,8 @@ test("sliders clamp the value into [min, max]; FloatLogSlider clamps into [base^
   assert.equal(l.value, 1000);
   const r = new w.IntRangeSlider({ value: [-10, 20], min: 0, max: 10 });
   assert.deepEqual(r.value, [0, 10]);
+  assert.deepEqual(new w.IntRangeSlider({ min: 0, max: 8 }).value, [2, 6], "default: the middle half");
+  assert.deepEqual(new w.FloatRangeSlider({ min: 1, max: 3 }).value, [1.5, 2.5]);
 });
 
 test("close() sends comm_close and the widget leaves the registry; a front-end close does the same", async () => {
