@@ -56,7 +56,8 @@ const now = (): number => (typeof performance !== "undefined" ? performance.now(
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /**
- * Runs the flash-style loop. Exported so decode attention and metrics reuse the same oracle.
+ * Runs the flash-style loop over host f32 arrays. Exported for decode attention (its block-mask
+ * path) and for anyone who needs the oracle without Tensors.
  */
 export async function runAttentionTiles(p: TileProblem): Promise<TileSolution> {
   const { op, B, Hq, Hkv, Sq, Skv, Dv, blockMask: bm, signal } = p;
