@@ -2,12 +2,13 @@
  * NSA's selection branch: block importance from compressed-key attention, shared by the GQA
  * group, top-n blocks plus the first block, the local blocks and a sliding window.
  */
-import type { Tensor } from "../../tensor/tensor.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { SoftmaxImpl } from "../../backends/ops.js";
 import { argError, SparselabError } from "../../errors.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
-  bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, nonNegInt, posInt, TileGrid, topkIdx,
+  bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, nonNegInt, posInt, softmaxRow, TileGrid, topkIdx,
   type PrefillCommonOptions,
 } from "./common.js";
 
@@ -65,8 +66,10 @@ export async function nsaSelection(q: Tensor, k: Tensor, opts: NsaSelectionOptio
   for (let bh = 0; bh < B * Hkv; bh++)
     for (let i = 0; i < nc; i++)
       for (let t = i * d; t < i * d + l; t++) for (let x = 0; x < D; x++) kc[(bh * nc + i) * D + x] += ks[(bh * S + t) * D + x] / l;
-  const imp = new Float64Array(B * Hkv * nsb * nsb); // [b, kvHead, qBlock, selBlock]
-  const p = new Float64Array(Math.max(1, nc));
+  // Compressed importance summed over the group's heads and each query block's queries:
+  // impC[b, kvHead, qBlock, i]; mapped to selection blocks afterwards.
+  const impC = new Float64Array(B * Hkv * nsb * Math.max(1, nc));
+  const softmax = ctx.pick<SoftmaxImpl>("softmax");
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
       ctx.check();
@@ -74,22 +77,37 @@ export async function nsaSelection(q: Tensor, k: Tensor, opts: NsaSelectionOptio
       const bh = b * Hq + h;
       const kh = b * Hkv + Math.floor(h / group);
       const s = await matmulNT(ctx, qs.subarray(bh * S * D, (bh + 1) * S * D), S, kc.subarray(kh * nc * D, (kh + 1) * nc * D), nc, D);
+      // Compressed block i is complete for query t when i·d + l − 1 <= t; later ones are masked.
+      const validOf = (t: number) => (t >= l - 1 ? Math.min(nc, Math.floor((t - l + 1) / d) + 1) : 0);
       for (let t = 0; t < S; t++) {
-        // Compressed block i is complete for query t when i·d + l − 1 <= t.
-        const valid = t >= l - 1 ? Math.min(nc, Math.floor((t - l + 1) / d) + 1) : 0;
-        if (valid === 0) continue;
-        let m = -Infinity;
-        for (let i = 0; i < valid; i++) m = Math.max(m, s[t * nc + i]);
-        let z = 0;
-        for (let i = 0; i < valid; i++) z += p[i] = Math.exp((s[t * nc + i] - m) * scale);
-        const row = (kh * nsb + Math.floor(t / ls)) * nsb;
-        for (let i = 0; i < valid; i++) {
-          const w = p[i] / z;
-          const j0 = Math.floor((i * d) / ls);
-          const j1 = Math.floor((i * d + l - 1) / ls);
-          for (let j = j0; j <= j1 && j < nsb; j++) imp[row + j] += w;
+        const v = Math.max(1, validOf(t)); // rows with nothing valid are skipped below
+        for (let i = 0; i < nc; i++) s[t * nc + i] = i < v ? s[t * nc + i] * scale : -Infinity;
+      }
+      let p: Float32Array;
+      if (softmax) p = (await softmax(new Tensor([S, nc], "f32", s), { signal: ctx.signal })).data as Float32Array;
+      else {
+        const row = new Float64Array(nc);
+        p = s;
+        for (let t = 0; t < S; t++) {
+          for (let i = 0; i < nc; i++) row[i] = s[t * nc + i];
+          softmaxRow(row, 0, nc);
+          for (let i = 0; i < nc; i++) p[t * nc + i] = row[i];
         }
       }
+      for (let t = 0; t < S; t++) {
+        const valid = validOf(t);
+        const o = ((kh * nsb) + Math.floor(t / ls)) * nc;
+        for (let i = 0; i < valid; i++) impC[o + i] += p[t * nc + i];
+      }
+    }
+  const imp = new Float64Array(B * Hkv * nsb * nsb); // [b, kvHead, qBlock, selBlock]
+  for (let r = 0; r < B * Hkv * nsb; r++)
+    for (let i = 0; i < nc; i++) {
+      const w = impC[r * nc + i];
+      if (w === 0) continue;
+      const j0 = Math.floor((i * d) / ls);
+      const j1 = Math.min(nsb - 1, Math.floor((i * d + l - 1) / ls));
+      for (let j = j0; j <= j1; j++) imp[r * nsb + j] += w;
     }
   // Top-n per (kv head, query block), forced: block 0, own, previous.
   const selKv = new Uint8Array(B * Hkv * nsb * nsb);

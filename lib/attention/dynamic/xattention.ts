@@ -1,7 +1,8 @@
 /**
  * XAttention: block importance from strided antidiagonal sums, kept up to a cumulative share τ.
  */
-import type { Tensor } from "../../tensor/tensor.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { SoftmaxImpl } from "../../backends/ops.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import { argError } from "../../errors.js";
 import {
@@ -65,16 +66,31 @@ export async function xattention(q: Tensor, k: Tensor, opts: XAttentionOptions =
   const nq = Math.ceil(Sq / bs);
   const nk = Math.ceil(Skv / bs);
   const mass = new Float64Array(B * Hq * nq * nk);
-  const row = new Float64Array(nj);
+  // Causal mask on the strided grid, then a row softmax (the registry's when present).
+  for (let r = 0; r < B * Hq * ni; r++) {
+    const i = r % ni;
+    const valid = causal ? Math.min(nj, i + 1) : nj;
+    for (let j = valid; j < nj; j++) grid[r * nj + j] = -Infinity;
+  }
+  const softmax = ctx.pick<SoftmaxImpl>("softmax");
+  let p: Float32Array;
+  if (softmax) p = (await softmax(new Tensor([B * Hq * ni, nj], "f32", grid), { signal: ctx.signal })).data as Float32Array;
+  else {
+    p = grid;
+    const row = new Float64Array(nj);
+    for (let r = 0; r < B * Hq * ni; r++) {
+      for (let j = 0; j < nj; j++) row[j] = grid[r * nj + j];
+      softmaxRow(row, 0, nj);
+      for (let j = 0; j < nj; j++) p[r * nj + j] = row[j];
+    }
+  }
   for (let bh = 0; bh < B * Hq; bh++) {
     ctx.check();
     for (let i = 0; i < ni; i++) {
       const valid = causal ? Math.min(nj, i + 1) : nj;
-      for (let j = 0; j < nj; j++) row[j] = j < valid ? grid[(bh * ni + i) * nj + j] : -Infinity;
-      softmaxRow(row, 0, nj);
-      const qb = Math.floor(i / cells);
-      const base = (bh * nq + qb) * nk;
-      for (let j = 0; j < valid; j++) mass[base + Math.floor(j / cells)] += row[j];
+      const base = (bh * nq + Math.floor(i / cells)) * nk;
+      const off = (bh * ni + i) * nj;
+      for (let j = 0; j < valid; j++) mass[base + Math.floor(j / cells)] += p[off + j];
     }
   }
   const sel = selectByThreshold(mass, B * Hq, nq, nk, tau, causal);
