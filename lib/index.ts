@@ -59,4 +59,7 @@ export * as dynamic from "./attention/dynamic/index.js";
 export * as workloads from "./attention/workloads/index.js";
 export { compare, type CompareOptions, type CompareMethod } from "./attention/compare.js";
 
+// -- cuda (device tensors, the CUDA MoE helpers; the backend itself registers through sl.ready())
+export * as cuda from "./backends/cuda/index.js";
+
 // -- viz

@@ -38,6 +38,20 @@ function anyPartial(bm: BlockMaskFields): boolean {
   return false;
 }
 
+/** The #defines that specialise attention.cu; shared with the nvcc compile check in CI. */
+export function attentionDefines(o: {
+  D: number; warps: number; dtype: string; maskExpr?: string; scoreExpr?: string; tableParams?: string; tableArgs?: string;
+}): string[] {
+  return [
+    `#define HEAD_DIM ${o.D}`,
+    `#define WARPS ${o.warps}`,
+    o.dtype === "f16" ? "#define DTYPE_F16 1" : "",
+    o.maskExpr ? `#define HAS_MASK 1\n#define MASK_EXPR ((${o.maskExpr}) != 0.f)` : "",
+    o.scoreExpr ? `#define HAS_SCORE_MOD 1\n#define SCORE_EXPR (${o.scoreExpr})` : "",
+    o.tableParams ? `#define TABLE_PARAMS ${o.tableParams}\n#define TABLE_ARGS ${o.tableArgs}` : "",
+  ].filter(Boolean);
+}
+
 /**
  * The CUDA implementation of "attention": validates what this kernel supports beyond the
  * public checks, generates the kernel source for the mask and score mod, and launches it.
@@ -59,6 +73,8 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
 
   // 4 warps (64 query rows) per CTA measured faster than 8 on H100 (bench/gpu): two CTAs fit
   // per SM at ~230 registers a thread, and their loads overlap each other's math.
+  if (!(scale > 0))
+    throw new SparselabError(OP, `scale must be positive on CUDA (it is folded into exp2 with the running max), got ${scale}`);
   let warps = Number(process.env.SPARSELAB_CUDA_ATTN_WARPS ?? 4) === 8 ? 8 : 4;
   let kvBlockSize = BLOCK_N;
   let maskProgram;
@@ -80,14 +96,7 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
     throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
 
   const gen = toCuda([maskProgram, scoreMod?.program]);
-  const defines = [
-    `#define HEAD_DIM ${D}`,
-    `#define WARPS ${warps}`,
-    q.dtype === "f16" ? "#define DTYPE_F16 1" : "",
-    gen.exprs[0] ? `#define HAS_MASK 1\n#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)` : "",
-    gen.exprs[1] ? `#define HAS_SCORE_MOD 1\n#define SCORE_EXPR (${gen.exprs[1]})` : "",
-    gen.tables.length ? `#define TABLE_PARAMS ${gen.tableParams}\n#define TABLE_ARGS ${gen.tableArgs}` : "",
-  ].filter(Boolean);
+  const defines = attentionDefines({ D, warps, dtype: q.dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
   const blockM = warps * 16;
   const smem = (blockM + 4 * BLOCK_N) * D * 2;
   const key = defines.join("\n");

@@ -1,9 +1,11 @@
 import { registerOp, setBackendStatus } from "../registry.js";
 import { cudaAttention } from "./attention.js";
+import { cudaGroupedGemm } from "./moe.js";
 import { cudaFailure, cudaRuntime } from "./runtime.js";
 
 export { toDevice, toHost, emptyCuda } from "./device-tensor.js";
 export { cudaRuntime } from "./runtime.js";
+export { routeSoftmaxTopk, permutation, gatherRows, combineRows } from "./moe.js";
 
 /**
  * Tries to bring up CUDA: opens the driver and NVRTC through the native shim and registers the
@@ -23,5 +25,6 @@ export function load(): boolean {
     detail: `${i.name}, ${rt.arch}, ${i.multiprocessors} SMs, ${(i.totalMem / 2 ** 30).toFixed(0)} GiB, NVRTC ${i.nvrtcVersion}`,
   });
   registerOp("cuda", "attention", cudaAttention);
+  registerOp("cuda", "groupedGemm", cudaGroupedGemm);
   return true;
 }

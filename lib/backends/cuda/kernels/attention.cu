@@ -181,8 +181,11 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   for (int i = 0; i < HEAD_DIM / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
   float mA = NEG_INF, mB = NEG_INF, lA = 0.f, lB = 0.f;
   u32 qf[HEAD_DIM / 16][4];
-#ifndef HAS_SCORE_MOD
+#ifdef HAS_SCORE_MOD
+#define SC2 1.f  // scores are already scaled and in the log2 domain
+#else
   const float scale2 = scale * LOG2E;
+#define SC2 scale2
 #endif
 
   for (int j = 0; j < nTiles; j++) {
@@ -233,27 +236,32 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       }
     }
 
-    // Scale, score mod, mask, bounds; into the log2 domain.
+    // Scale, score mod, mask, bounds; into the log2 domain. Full tiles inside the sequence skip
+    // the per-element work: without a score mod the scale is folded into the exp2 below.
     const bool edge = kv0 + BLOCK_N > Skv;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int q = e < 2 ? qa : qb;
-        (void)q;
-        const int kv = kv0 + n * 8 + (lane % 4) * 2 + (e & 1);
-        float x = s[n][e];
 #ifdef HAS_SCORE_MOD
-        x = score_fn(x * scale, b, h, q, kv TABLE_ARGS) * LOG2E;
+    const bool elementwise = true;
 #else
-        x *= scale2;
+    const bool elementwise = masked || edge;
 #endif
-        bool keep = true;
-        if (edge) keep = kv < Skv;
+    if (elementwise) {
+#pragma unroll
+      for (int n = 0; n < 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int q = e < 2 ? qa : qb;
+          (void)q;
+          const int kv = kv0 + n * 8 + (lane % 4) * 2 + (e & 1);
+          float x = s[n][e];
+#ifdef HAS_SCORE_MOD
+          x = score_fn(x * scale, b, h, q, kv TABLE_ARGS) * LOG2E;
+#endif
+          bool keep = kv < Skv;
 #ifdef HAS_MASK
-        if (masked) keep = keep && q < Sq && mask_fn(b, h, q, kv TABLE_ARGS);
+          if (masked) keep = keep && q < Sq && mask_fn(b, h, q, kv TABLE_ARGS);
 #endif
-        s[n][e] = keep ? x : NEG_INF;
+          s[n][e] = keep ? x : NEG_INF;
+        }
       }
     }
 
@@ -269,17 +277,19 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 1));
     mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 2));
     // A row with nothing kept so far keeps max -inf; subtract 0 then so exp2 gives 0, not NaN.
-    const float offA = mxA == NEG_INF ? 0.f : mxA, offB = mxB == NEG_INF ? 0.f : mxB;
-    const float corrA = exp2f(mA - offA), corrB = exp2f(mB - offB);
+    // Scores (and so the running max) are raw q.k without a score mod: exp2 takes the scale in
+    // the same FFMA, p = exp2(s * scale2 - m * scale2).
+    const float offA = mxA == NEG_INF ? 0.f : mxA * SC2, offB = mxB == NEG_INF ? 0.f : mxB * SC2;
+    const float corrA = exp2f(mA * SC2 - offA), corrB = exp2f(mB * SC2 - offB);
     mA = mxA;
     mB = mxB;
     float sumA = 0.f, sumB = 0.f;
 #pragma unroll
     for (int n = 0; n < 8; n++) {
-      s[n][0] = exp2f(s[n][0] - offA);
-      s[n][1] = exp2f(s[n][1] - offA);
-      s[n][2] = exp2f(s[n][2] - offB);
-      s[n][3] = exp2f(s[n][3] - offB);
+      s[n][0] = exp2f(fmaf(s[n][0], SC2, -offA));
+      s[n][1] = exp2f(fmaf(s[n][1], SC2, -offA));
+      s[n][2] = exp2f(fmaf(s[n][2], SC2, -offB));
+      s[n][3] = exp2f(fmaf(s[n][3], SC2, -offB));
       sumA += s[n][0] + s[n][1];
       sumB += s[n][2] + s[n][3];
     }
@@ -331,7 +341,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   }
   if (LSE != nullptr && lane % 4 == 0) {
     float* gL = LSE + (size_t)(b * Hq + h) * Sq;
-    if (qa < Sq) gL[qa] = lA > 0.f ? (mA + log2f(lA)) / LOG2E : NEG_INF;
-    if (qb < Sq) gL[qb] = lB > 0.f ? (mB + log2f(lB)) / LOG2E : NEG_INF;
+    if (qa < Sq) gL[qa] = lA > 0.f ? (mA * SC2 + log2f(lA)) / LOG2E : NEG_INF;
+    if (qb < Sq) gL[qb] = lB > 0.f ? (mB * SC2 + log2f(lB)) / LOG2E : NEG_INF;
   }
 }

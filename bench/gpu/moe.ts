@@ -1,0 +1,45 @@
+// bench/gpu/moe: our grouped GEMM on the moe-catalog anchor shape beside torch._grouped_mm measured
+// in the same device call (peer JSON lines in the file named by argv[2]); also top-k routing.
+import { readFileSync, existsSync } from "node:fs";
+import { Tensor } from "../../lib/tensor/tensor.js";
+import { fromFloat32 } from "../../lib/tensor/tensor.js";
+import { toDevice } from "../../lib/backends/cuda/device-tensor.js";
+import { cudaGroupedGemm, routeSoftmaxTopk } from "../../lib/backends/cuda/moe.js";
+import { requireCuda } from "../../lib/backends/cuda/runtime.js";
+
+const rt = requireCuda("bench");
+const T = 16384, k = 6, E = 64, d = 2048, f = 1408, rows = T * k;
+function rand(n: number, seed: number, dtype: "bf16" | "f32"): Float32Array | Uint16Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return dtype === "f32" ? a : (fromFloat32(a, "bf16") as Uint16Array);
+}
+const x = toDevice(new Tensor([rows, d], "bf16", rand(rows * d, 1, "bf16")));
+const w = toDevice(new Tensor([E, d, f], "bf16", rand(E * d * f, 2, "bf16")));
+const off = new Int32Array(E + 1);
+for (let e = 0; e <= E; e++) off[e] = (e * rows) / E;
+const offsets = new Tensor([E + 1], "i32", off);
+const flops = 2 * rows * d * f;
+const g = rt.time(() => { void cudaGroupedGemm(x, w, offsets).then((o) => o.dispose()); }, 30, 5);
+process.env.SPARSELAB_CUDA_GEMM_BK = "32";
+const g32 = rt.time(() => { void cudaGroupedGemm(x, w, offsets).then((o) => o.dispose()); }, 30, 5);
+delete process.env.SPARSELAB_CUDA_GEMM_BK;
+const logits = toDevice(new Tensor([T, E], "f32", rand(T * E, 3, "f32") as Float32Array));
+const r = rt.time(() => { void routeSoftmaxTopk(logits, k, true).then((o) => { o.indices.dispose(); o.weights.dispose(); }); }, 30, 5);
+
+const peers: { peer: string; ms: number; tflops: number }[] = [];
+if (process.argv[2] && existsSync(process.argv[2]))
+  for (const line of readFileSync(process.argv[2], "utf8").split("\n")) if (line.startsWith("{")) peers.push(JSON.parse(line));
+const gm = peers.find((p) => p.peer === "torch._grouped_mm");
+const dense = peers.find((p) => p.peer === "dense torch.mm");
+console.log(`\n${rt.info.name}: MoE grouped GEMM [${rows}, ${d}] x [${E}, ${d}, ${f}] bf16, equal groups`);
+console.log(`ours grouped GEMM        ${g.median.toFixed(3)} ms  ${(flops / g.median / 1e9).toFixed(0)} TFLOP/s`);
+console.log(`ours, BK 32 variant      ${g32.median.toFixed(3)} ms  ${(flops / g32.median / 1e9).toFixed(0)} TFLOP/s`);
+for (const p of peers) console.log(`${p.peer.padEnd(24)} ${p.ms.toFixed(3)} ms  ${p.tflops.toFixed(0)} TFLOP/s`);
+if (gm) console.log(`ours / torch._grouped_mm throughput ratio: ${(gm.ms / g.median).toFixed(2)} (goal >= 0.8)`);
+if (dense) console.log(`ours / dense torch.mm (same FLOPs):      ${(dense.ms / g.median).toFixed(2)}`);
+console.log(`top-6 of 64 routing (softmax + top-k), T=${T}: ${(r.median * 1000).toFixed(1)} us`);

@@ -1,0 +1,35 @@
+# The PyTorch peer for the MoE grouped GEMM (anchors: moe-catalog.md): T=16384 tokens, top-6 of 64
+# experts, d_model 2048, d_ff 1408, bf16; one GEMM of the expert MLP ([T*k, 2048] x [64, 2048, 1408]),
+# equal group sizes (1536 rows each). torch._grouped_mm, a per-expert torch.mm loop, and one dense
+# matmul with the same FLOPs. Prints JSON lines.
+import json
+import torch
+
+torch.manual_seed(0)
+T, k, E, d, f = 16384, 6, 64, 2048, 1408
+rows = T * k
+x = torch.randn(rows, d, device="cuda", dtype=torch.bfloat16)
+# _grouped_mm wants the second operand's last two dims column-major.
+w = torch.randn(E, f, d, device="cuda", dtype=torch.bfloat16).transpose(-2, -1)
+offs = torch.arange(1, E + 1, device="cuda", dtype=torch.int32) * (rows // E)
+
+def bench(fn, iters=50, warmup=5):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(iters):
+        a = torch.cuda.Event(enable_timing=True); b = torch.cuda.Event(enable_timing=True)
+        a.record(); fn(); b.record(); b.synchronize(); ts.append(a.elapsed_time(b))
+    ts.sort()
+    return ts[len(ts) // 2]
+
+flops = 2 * rows * d * f
+ms = bench(lambda: torch._grouped_mm(x, w, offs=offs))
+print(json.dumps({"peer": "torch._grouped_mm", "ms": ms, "tflops": flops / ms / 1e9}), flush=True)
+chunks = x.split(rows // E)
+ms = bench(lambda: [torch.mm(c, w[i]) for i, c in enumerate(chunks)])
+print(json.dumps({"peer": "per-expert torch.mm", "ms": ms, "tflops": flops / ms / 1e9}), flush=True)
+wd = torch.randn(d, f, device="cuda", dtype=torch.bfloat16)
+ms = bench(lambda: torch.mm(x, wd))
+print(json.dumps({"peer": "dense torch.mm", "ms": ms, "tflops": flops / ms / 1e9}), flush=True)

@@ -1,0 +1,127 @@
+// moe_ops.cu: the small MoE kernels around the grouped GEMM.
+//
+//  route_softmax_topk: logits f32 [T, E] -> softmax over E (f32), top-k per token (k <= 16;
+//    ties -> lower expert index), weights renormalised over the k when NORMALIZE is set. One
+//    warp per token; E up to 1024 (each lane keeps E/32 probabilities in registers).
+//  gather_rows: out[i] = x[src[i]] for rows of `cols` 16-bit elements (the permutation).
+//  combine_rows: y[t] = sum_j w[t, j] * e[pos[t, j]] (f32 accumulate), rows of 16-bit elements;
+//    pos = -1 marks a dropped assignment, which contributes nothing.
+
+typedef unsigned short elem_t;
+
+#ifndef MAX_E_PER_LANE
+#define MAX_E_PER_LANE 32
+#endif
+
+__device__ __forceinline__ float to_f(elem_t h) {
+#ifdef DTYPE_F16
+  float f;
+  asm("cvt.f32.f16 %0, %1;\n" : "=f"(f) : "h"(h));
+  return f;
+#else
+  return __uint_as_float(((unsigned)h) << 16);
+#endif
+}
+__device__ __forceinline__ elem_t from_f(float x) {
+#ifdef DTYPE_F16
+  elem_t r;
+  asm("cvt.rn.f16.f32 %0, %1;\n" : "=h"(r) : "f"(x));
+  return r;
+#else
+  unsigned u = __float_as_uint(x);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (elem_t)((u >> 16) | 0x40);
+  return (elem_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+#endif
+}
+
+extern "C" __global__ void route_softmax_topk(const float* __restrict__ logits, int* __restrict__ indices,
+                                              float* __restrict__ weights, float* __restrict__ probs, int T, int E,
+                                              int k, int normalize) {
+  const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
+  if (warp >= T) return;
+  const float* row = logits + (size_t)warp * E;
+  float p[MAX_E_PER_LANE];
+  float mx = __int_as_float(0xff800000);
+#pragma unroll
+  for (int i = 0; i < MAX_E_PER_LANE; i++) {
+    int e = i * 32 + lane;
+    p[i] = e < E ? row[e] : __int_as_float(0xff800000);
+    mx = fmaxf(mx, p[i]);
+  }
+  for (int o = 16; o; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, o));
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < MAX_E_PER_LANE; i++) {
+    int e = i * 32 + lane;
+    p[i] = e < E ? expf(p[i] - mx) : 0.f;
+    sum += p[i];
+  }
+  for (int o = 16; o; o >>= 1) sum += __shfl_xor_sync(0xffffffff, sum, o);
+  const float inv = 1.f / sum;
+#pragma unroll
+  for (int i = 0; i < MAX_E_PER_LANE; i++) {
+    int e = i * 32 + lane;
+    p[i] *= inv;
+    if (probs && e < E) probs[(size_t)warp * E + e] = p[i];
+  }
+  // k rounds of a warp-wide argmax; the winner's slot is knocked out with -1.
+  float chosenSum = 0.f;
+  float wsel[16];
+  int isel[16];
+  for (int j = 0; j < k; j++) {
+    float best = -1.f;
+    int bestE = 0x7fffffff;
+#pragma unroll
+    for (int i = 0; i < MAX_E_PER_LANE; i++) {
+      int e = i * 32 + lane;
+      if (e < E && (p[i] > best || (p[i] == best && e < bestE))) {
+        best = p[i];
+        bestE = e;
+      }
+    }
+    for (int o = 16; o; o >>= 1) {
+      float ob = __shfl_xor_sync(0xffffffff, best, o);
+      int oe = __shfl_xor_sync(0xffffffff, bestE, o);
+      if (ob > best || (ob == best && oe < bestE)) {
+        best = ob;
+        bestE = oe;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < MAX_E_PER_LANE; i++)
+      if (i * 32 + lane == bestE) p[i] = -1.f;
+    wsel[j] = best;
+    isel[j] = bestE;
+    chosenSum += best;
+  }
+  if (lane == 0) {
+    const float s = normalize ? 1.f / chosenSum : 1.f;
+    for (int j = 0; j < k; j++) {
+      indices[(size_t)warp * k + j] = isel[j];
+      weights[(size_t)warp * k + j] = wsel[j] * s;
+    }
+  }
+}
+
+extern "C" __global__ void gather_rows(const elem_t* __restrict__ x, const int* __restrict__ src, elem_t* __restrict__ out,
+                                       int rows, int cols) {
+  const int r = blockIdx.x;
+  if (r >= rows) return;
+  const uint4* s = reinterpret_cast<const uint4*>(x + (size_t)src[r] * cols);
+  uint4* d = reinterpret_cast<uint4*>(out + (size_t)r * cols);
+  for (int c = threadIdx.x; c < cols / 8; c += blockDim.x) d[c] = s[c];
+}
+
+extern "C" __global__ void combine_rows(const elem_t* __restrict__ e, const int* __restrict__ pos,
+                                        const float* __restrict__ w, elem_t* __restrict__ y, int T, int k, int cols) {
+  const int t = blockIdx.x;
+  if (t >= T) return;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    float acc = 0.f;
+    for (int j = 0; j < k; j++) {
+      int p = pos[(size_t)t * k + j];
+      if (p >= 0) acc += w[(size_t)t * k + j] * to_f(e[(size_t)p * cols + c]);
+    }
+    y[(size_t)t * cols + c] = from_f(acc);
+  }
+}
