@@ -46,12 +46,36 @@ export class BalanceSimResult {
     readonly bias: Float64Array,
   ) {}
 
-  /** First step whose CV is within 10% of the mean CV of the last 10% of steps. */
-  get convergedAt(): number {
-    const tail = this.steps.slice(Math.floor(this.steps.length * 0.9));
-    const floor = tail.reduce((a, s) => a + s.cv, 0) / tail.length;
-    const i = this.steps.findIndex((s) => s.cv <= floor * 1.1 + 1e-9);
-    return i < 0 ? this.steps.length : i;
+  /** Mean CV over steps [a, b). */
+  #meanCv(a: number, b: number): number {
+    let s = 0;
+    for (let i = a; i < b; i++) s += this.steps[i].cv;
+    return s / Math.max(1, b - a);
+  }
+
+  /**
+   * The relative change of the mean CV between the last two tenths of the run (−0.05 = still
+   * falling 5% per tenth of the steps; near 0 = flat).
+   */
+  get finalTrend(): number {
+    const n = this.steps.length;
+    const tenth = Math.max(1, Math.floor(n / 10));
+    if (n < 2 * tenth) return 0;
+    const prev = this.#meanCv(n - 2 * tenth, n - tenth);
+    return prev > 0 ? this.#meanCv(n - tenth, n) / prev - 1 : 0;
+  }
+
+  /**
+   * The first step where the CV, averaged over a window of n/20 steps, is within 10% of the
+   * final level (the mean CV of the last 10% of steps). Read it with `finalTrend`: when the CV
+   * is still falling at the end, the final level is not the floor yet.
+   */
+  get settledAt(): number {
+    const n = this.steps.length;
+    const tail = this.#meanCv(n - Math.max(1, Math.floor(n / 10)), n);
+    const w = Math.max(1, Math.floor(n / 20));
+    for (let i = 0; i + w <= n; i++) if (this.#meanCv(i, i + w) <= 1.1 * tail + 1e-9) return this.steps[i].step;
+    return this.steps[n - 1].step;
   }
 
   /** The trajectory as an arquero table (step, cv, maxOverMean, lbLoss). */
@@ -68,7 +92,9 @@ export class BalanceSimResult {
     const n = this.steps.length;
     const pick = [...new Set([0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, n - 1].filter((i) => i < n))];
     const rows = pick.map((i) => `${String(this.steps[i].step).padStart(6)}  ${this.steps[i].cv.toFixed(4).padStart(8)}  ${this.steps[i].maxOverMean.toFixed(3).padStart(8)}  ${this.steps[i].lbLoss.toFixed(4).padStart(8)}`);
-    return [`balance simulation (${this.mode}): CV ${this.steps[0].cv.toFixed(3)} -> ${this.steps[n - 1].cv.toFixed(3)}, settles at step ${this.convergedAt}`, "  step        cv  max/mean    lbLoss", ...rows].join("\n");
+    const trend = this.finalTrend;
+    return [`balance simulation (${this.mode}): CV ${this.steps[0].cv.toFixed(3)} -> ${this.steps[n - 1].cv.toFixed(3)}; within 10% of the final level from step ${this.settledAt}; ` +
+      `last tenth vs the one before: ${(100 * trend).toFixed(1)}%${trend < -0.1 ? " (still falling: run more steps)" : ""}`, "  step        cv  max/mean    lbLoss", ...rows].join("\n");
   }
 
   [DISPLAY](): MimeBundle {

@@ -6,14 +6,19 @@
 /** softmax along each row of x [rows, cols]; a row of all −∞ gives all zeros (nothing to pick). */
 export function softmaxRows(x: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
+  const row = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let m = -Infinity;
     for (let j = 0; j < cols; j++) if (x[o + j] > m) m = x[o + j];
     if (m === -Infinity) continue;
     let s = 0;
-    for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
-    for (let j = 0; j < cols; j++) out[o + j] = Math.exp(x[o + j] - m) / s;
+    for (let j = 0; j < cols; j++) {
+      const e = Math.exp(x[o + j] - m);
+      row[j] = e;
+      s += e;
+    }
+    for (let j = 0; j < cols; j++) out[o + j] = row[j] / s;
   }
   return out;
 }

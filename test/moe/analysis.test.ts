@@ -94,6 +94,8 @@ test("balance simulator: aux-free and aux-loss reduce the load CV; none does not
   assert.ok(free.bias[0] < 0 && free.bias[7] > 0);
   assert.match(free.toString(), /balance simulation \(aux-free\)/);
   assert.equal(free.table().numRows(), 150);
+  assert.ok(free.settledAt > 5 && free.settledAt < 150, `aux-free settles inside the run: ${free.settledAt}`);
+  assert.ok(Math.abs(none.finalTrend) < 0.1, `the unbalanced router is flat: ${none.finalTrend}`);
 });
 
 test("expert prediction: a gate on a near-identical hidden state predicts well; frequency cache; baseline", () => {
