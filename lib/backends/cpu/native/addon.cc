@@ -144,6 +144,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       a->bitmaps.bits = static_cast<const uint32_t*>(w->pin(bmp.Get("bits"), "bits"));
       a->bitmaps.tile_start = static_cast<const int32_t*>(w->pin(bmp.Get("tileStart"), "tileStart"));
       a->bitmaps.words_per_row = geti(bmp, "wordsPerRow");
+      a->bitmaps.B = a->B;  // JS evaluates plain functions at every (b, h) of the call
+      a->bitmaps.H = a->Hq;
     }
     a->score_prog = get_program(w, p, "scoreProgram");
     a->out = w->pin(p.Get("out"), "out");

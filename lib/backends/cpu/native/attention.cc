@@ -33,7 +33,7 @@ const int kDenseKvChunk = env_int("SPARSELAB_TUNE_KVCHUNK", 128);
 constexpr size_t kPackBudget = size_t(64) << 20;
 
 struct Scratch {
-  std::vector<float> Qp, S, O, m, l, alpha, orow;
+  std::vector<float> Qp, S, O, m, l, alpha, orow, krow;
   std::unique_ptr<ProgramRunner> mask_run, score_run;
 };
 
@@ -57,7 +57,8 @@ void attention(const AttentionArgs& a) {
   const int n_chunks = (a.Skv + PW - 1) / PW;
   const int Dvp = round_up(Dv, VW);
   const size_t kt_per_head = size_t(n_chunks) * D * PWp;
-  const size_t v_per_head = size_t(a.Skv) * Dvp;
+  const bool v_in_place = a.dt == F32 && Dv == Dvp;
+  const size_t v_per_head = v_in_place ? 0 : size_t(a.Skv) * Dvp;
 
   // q tiles: dense uses a fixed grid; block-sparse splits each q block into <= 64-row pieces.
   int q_sub, n_sub, n_qt;
@@ -77,7 +78,7 @@ void attention(const AttentionArgs& a) {
   const size_t per_head_bytes = (kt_per_head + v_per_head) * sizeof(float);
   const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), kPackBudget / std::max<size_t>(1, per_head_bytes))));
   // Uninitialised on purpose: every element is written by the pack pass before it is read.
-  std::unique_ptr<float[]> packK(new float[kt_per_head * size_t(hb)]), packV(new float[v_per_head * size_t(hb)]);
+  std::unique_ptr<float[]> packK(new float[kt_per_head * size_t(hb)]), packV(new float[v_per_head * size_t(hb) + 1]);
 
   const int T = threads();
   std::vector<Scratch> scratch(static_cast<size_t>(T));
@@ -89,33 +90,122 @@ void attention(const AttentionArgs& a) {
     s.l.resize(size_t(max_rows));
     s.alpha.resize(size_t(max_rows));
     s.orow.resize(size_t(Dvp));
+    s.krow.resize(size_t(D));
     if (a.mask_prog) s.mask_run.reset(new ProgramRunner(*a.mask_prog, PWp));
     if (a.score_prog) s.score_run.reset(new ProgramRunner(*a.score_prog, PWp));
+  }
+
+  // Partial tiles of an IR mask: evaluate each distinct tile once, into bitmaps, before the
+  // tile loop; heads (and batches) the mask does not depend on share them. Skipped when the
+  // bitmaps would be large (then each row evaluates the program in the loop).
+  std::vector<uint32_t> own_bits;
+  std::vector<int32_t> own_start;
+  TileBitmaps own;
+  const TileBitmaps* bitmaps = a.bitmaps.bits ? &a.bitmaps : nullptr;
+  if (a.has_bm && a.mask_prog && !bitmaps) {
+    const BlockMaskView& m = a.bm;
+    bool uses_b = false, uses_h = false;
+    for (size_t i = 0; i + 4 < a.mask_prog->code.size(); i += 5)
+      if (a.mask_prog->code[i] == OP_VAR) {
+        uses_b |= a.mask_prog->code[i + 2] == VAR_B;
+        uses_h |= a.mask_prog->code[i + 2] == VAR_H;
+      }
+    own.B = uses_b || m.B > 1 ? a.B : 1;
+    own.H = uses_h || m.H > 1 ? a.Hq : 1;
+    own.words_per_row = (m.kbs + 31) / 32;
+    own_start.resize(size_t(own.B) * own.H * m.nqb + 1);
+    int64_t tiles = 0;
+    for (int b = 0; b < own.B; b++)
+      for (int h = 0; h < own.H; h++)
+        for (int qb = 0; qb < m.nqb; qb++) {
+          own_start[(size_t(b) * own.H + h) * m.nqb + qb] = int32_t(tiles);
+          tiles += m.kv_num[(size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb];
+        }
+    own_start.back() = int32_t(tiles);
+    const size_t words = size_t(tiles) * m.qbs * own.words_per_row;
+    if (words * 4 <= (size_t(256) << 20) && tiles < (int64_t(1) << 31)) {
+      own_bits.assign(words, 0u);
+      std::vector<std::unique_ptr<ProgramRunner>> runners(static_cast<size_t>(T));
+      std::vector<std::vector<float>> rowbuf(static_cast<size_t>(T), std::vector<float>(size_t(m.kbs)));
+      parallel_for(int64_t(own.B) * own.H * m.nqb, [&](int64_t t, int tid) {
+        a.cancel.check();
+        if (!runners[size_t(tid)]) runners[size_t(tid)].reset(new ProgramRunner(*a.mask_prog, m.kbs));
+        ProgramRunner& run = *runners[size_t(tid)];
+        float* row = rowbuf[size_t(tid)].data();
+        const int qb = int(t % m.nqb), h = int(t / m.nqb % own.H), b = int(t / m.nqb / own.H);
+        const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb;
+        const int np = std::min(m.kv_num[bi], m.nkb);
+        for (int slot = 0; slot < np; slot++) {
+          const int kb = m.kv_idx[bi * m.nkb + slot];
+          if (kb < 0 || kb >= m.nkb) continue;  // reported by the tile loop
+          const int kv0 = kb * m.kbs, w = std::min(m.kbs, a.Skv - kv0);
+          uint32_t* tile = own_bits.data() + (size_t(own_start[size_t(t)]) + slot) * m.qbs * own.words_per_row;
+          for (int r = 0; r < m.qbs && qb * m.qbs + r < a.Sq; r++) {
+            std::fill_n(row, w, 0.0f);
+            run.mask_row(b, h, qb * m.qbs + r, kv0, w, row);
+            uint32_t* wr = tile + size_t(r) * own.words_per_row;
+            for (int j = 0; j < w; j++)
+              if (row[j] == 0.0f) wr[j >> 5] |= 1u << (j & 31);
+          }
+        }
+      });
+      own.bits = own_bits.data();
+      own.tile_start = own_start.data();
+      bitmaps = &own;
+    }
   }
 
   for (int bh0 = 0; bh0 < nbh; bh0 += hb) {
     const int nh = std::min(hb, nbh - bh0);
 
-    // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp].
+    // Which kv chunks any query head of these (b, kv head) pairs visits: only those are packed,
+    // so a sparse mask does not pay for converting keys it never reads.
+    std::vector<uint8_t> needed(size_t(nh) * n_chunks, a.has_bm ? 0 : 1);
+    if (a.has_bm) {
+      const BlockMaskView& m = a.bm;
+      const int per_block = m.kbs / PW;
+      for (int head = 0; head < nh; head++) {
+        const int bh = bh0 + head, b = bh / a.Hkv, hk = bh % a.Hkv;
+        for (int g = 0; g < (m.H == 1 ? 1 : G); g++) {
+          const int hq = hk * G + g;
+          for (int qb = 0; qb < m.nqb; qb++) {
+            const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : hq)) * m.nqb + qb;
+            for (int list = 0; list < 2; list++) {
+              const int n = list ? m.full_num[bi] : m.kv_num[bi];
+              const int32_t* idx = (list ? m.full_idx : m.kv_idx) + bi * m.nkb;
+              for (int i = 0; i < n && i <= m.nkb; i++) {
+                const int kb = idx[i];
+                if (kb < 0 || kb >= m.nkb) continue;  // reported by the compute pass
+                for (int c = kb * per_block; c < (kb + 1) * per_block && c < n_chunks; c++) needed[size_t(head) * n_chunks + c] = 1;
+              }
+            }
+          }
+        }
+      }
+    }
+
+    // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp] unless V is
+    // already usable in place (f32 with Dv a multiple of the vector width).
     parallel_for(int64_t(nh) * n_chunks, [&](int64_t i, int tid) {
+      if (!needed[size_t(i)]) return;
       a.cancel.check();
       const int head = int(i / n_chunks), c = int(i % n_chunks);
       const int bh = bh0 + head;
       const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
       float* kt = packK.get() + head * kt_per_head + size_t(c) * D * PWp;
-      float* vp = packV.get() + head * v_per_head;
-      float* row = scratch[size_t(tid)].orow.data();
-      std::vector<float> krow(static_cast<size_t>(D));
+      float* krow = scratch[size_t(tid)].krow.data();
       for (int j = 0; j < w; j++) {
         const size_t r = size_t(bh) * a.Skv + j0 + j;
-        load_f32(a.k, a.dt, r * D, D, krow.data());
-        for (int d = 0; d < D; d++) kt[size_t(d) * PWp + j] = krow[size_t(d)];
-        load_f32(a.v, a.dt, r * Dv, Dv, vp + size_t(j0 + j) * Dvp);
-        for (int d = Dv; d < Dvp; d++) vp[size_t(j0 + j) * Dvp + d] = 0;
+        load_f32(a.k, a.dt, r * D, D, krow);
+        for (int d = 0; d < D; d++) kt[size_t(d) * PWp + j] = krow[d];
+        if (!v_in_place) {
+          float* vp = packV.get() + head * v_per_head + size_t(j0 + j) * Dvp;
+          load_f32(a.v, a.dt, r * Dv, Dv, vp);
+          for (int d = Dv; d < Dvp; d++) vp[d] = 0;
+        }
       }
       for (int d = 0; d < D; d++)
         for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
-      (void)row;
     });
 
     parallel_for(int64_t(nh) * G * n_qt, [&](int64_t t, int tid) {
@@ -144,7 +234,7 @@ void attention(const AttentionArgs& a) {
       std::fill_n(s.l.begin(), rows, 0.0f);
       std::fill_n(s.O.begin(), size_t(rows) * Dvp, 0.0f);
       const float* kt_head = packK.get() + head * kt_per_head;
-      const float* v_head = packV.get() + head * v_per_head;
+      const float* v_head = v_in_place ? static_cast<const float*>(a.v) + size_t(bh) * a.Skv * Dv : packV.get() + head * v_per_head;
 
       // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
       auto chunk = [&](int c, bool partial, int kb, int slot) {
@@ -159,15 +249,13 @@ void attention(const AttentionArgs& a) {
           const int q = q0 + r;
           if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
           if (partial) {
-            if (a.mask_prog) {
-              s.mask_run->mask_row(b, hq, q, j0, w, srow);
-            } else {
-              const int tile = a.bitmaps.tile_start[(size_t(b) * a.Hq + hq) * a.bm.nqb + qb] + slot;
+            if (bitmaps) {
+              const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
               const uint32_t* bits =
-                  a.bitmaps.bits + (size_t(tile) * a.bm.qbs + (q - qb * a.bm.qbs)) * a.bitmaps.words_per_row;
-              const int c0 = j0 - kb * a.bm.kbs;
-              for (int j = 0; j < w; j++)
-                srow[j] = (bits[(c0 + j) >> 5] >> ((c0 + j) & 31)) & 1u ? srow[j] : kNegInf;
+                  bitmaps->bits + (size_t(tile) * a.bm.qbs + (q - qb * a.bm.qbs)) * bitmaps->words_per_row;
+              kk.apply_bits(srow, bits, j0 - kb * a.bm.kbs, w);
+            } else {
+              s.mask_run->mask_row(b, hq, q, j0, w, srow);
             }
           }
           const float mx = kk.row_max(srow, w);

@@ -16,13 +16,17 @@ struct BlockMaskView {
   const int32_t* full_idx = nullptr;  // [B, H, nqb, nkb]
 };
 
-// Per-tile bitmaps of a plain-function mask, computed once in JS: for the call's (b, hq, qb),
-// tile_start[(b * Hq + hq) * nqb + qb] is the number of the first bitmap, one per partial tile
-// in kv_idx order; a bitmap is qbs rows of words_per_row u32 words, bit (kv % 32) of word kv / 32.
+// Per-tile bitmaps of a mask over the partial tiles: computed once in JS for a plain-function
+// mask, or natively from the IR before the tile loop (so heads that share a mask share its
+// evaluation). Over a [B, H] grid where B / H are the call's or 1 (broadcast: the mask does not
+// depend on b / h there): tile_start[((B == 1 ? 0 : b) * H + (H == 1 ? 0 : hq)) * nqb + qb] is
+// the number of the first bitmap, one per partial tile in kv_idx order; a bitmap is qbs rows
+// of words_per_row u32 words, bit (kv % 32) of word kv / 32 (kv relative to the tile).
 struct TileBitmaps {
   const uint32_t* bits = nullptr;
   const int32_t* tile_start = nullptr;
   int words_per_row = 0;
+  int B = 0, H = 0;
 };
 
 struct AttentionArgs {

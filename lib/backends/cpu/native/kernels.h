@@ -30,6 +30,8 @@ struct Kernels {
   // The FMA ceiling probe: `iters` rounds of 12 independent vector FMA chains; returns the
   // flops done (benchmarks divide by the time to get this core's peak).
   double (*fma_probe)(long iters);
+  // s[j] = -inf where bit (c0 + j) of `bits` is clear, for j < n.
+  void (*apply_bits)(float* s, const unsigned* bits, int c0, int n);
   // Mask program over a row: srow[j] = -inf where it is false (see program_isa.inc).
   void (*mask_row)(const ProgramView& p, ProgramScratch& s, int b, int h, int q, int kv0, int n, float* srow);
   // Score-mod program over a row: score[j] = program(..., score[j]) * post_scale.
