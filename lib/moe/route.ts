@@ -102,7 +102,7 @@ export function route(input: MatrixLike | null, opts: RouteOptions = {}): Routin
   }
   const T = logits ? logits.rows : lengthOf(opts.tokenIds);
   const E = logits ? logits.cols : checkInt(OP, "numExperts", opts.numExperts, 1);
-  if (E < 1) argError(OP, "logits", "at least one expert column", `shape [${T}, ${E}]`);
+  if (E < 1 || T < 1) argError(OP, logits ? "logits" : "tokenIds", "at least one token and one expert", `shape [${T}, ${E}]`);
   if (opts.numExperts !== undefined && opts.numExperts !== E) argError(OP, "numExperts", `${E} (the logits' columns)`, String(opts.numExperts));
   const L: Logits = { T, E, data: logits ? logits.data : new Float32Array(0) };
 
