@@ -3,7 +3,7 @@
  */
 import { SparselabError } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import { checkPrefill, Ctx, CAUSAL_EXPR, ir, makeMask, nonNegInt, posInt, TileGrid, type PrefillCommonOptions } from "./common.js";
 
@@ -31,7 +31,7 @@ export interface AShapeOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.aShape(q, k, { sink: 4, local: 1024 });
  */
-export async function aShape(q: Tensor, k: Tensor, opts: AShapeOptions = {}): Promise<BlockMaskFields> {
+export async function aShape(q: Tensor, k: Tensor, opts: AShapeOptions = {}): Promise<BlockMask> {
   const op = "dynamic.aShape";
   const ctx = new Ctx(op, opts);
   const { B, Hq, Sq: S } = checkPrefill(op, q, k, true);

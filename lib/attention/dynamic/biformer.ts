@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { argError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import { bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, posInt, TileGrid, topkIdx, type PrefillCommonOptions } from "./common.js";
 
@@ -37,7 +37,7 @@ export interface BiformerOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.biformer(q, k, { grid: [56, 56], regionsPerSide: 7, topK: 4 });
  */
-export async function biformer(q: Tensor, k: Tensor, opts: BiformerOptions = {}): Promise<BlockMaskFields> {
+export async function biformer(q: Tensor, k: Tensor, opts: BiformerOptions = {}): Promise<BlockMask> {
   const op = "dynamic.biformer";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, false);

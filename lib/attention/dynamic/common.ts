@@ -13,7 +13,7 @@ import { hasOp, resolveOp, type BackendName } from "../../backends/registry.js";
 import type { AntidiagScoresImpl, BlockPoolImpl, MatmulImpl } from "../../backends/ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { throwIfCancelled, effectiveSignal } from "../../cancel.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import { BlockMask, type BlockMaskFields } from "../block-mask.js";
 import type { MaskExpr, MaskProgram } from "../mask-ir.js";
 import { TILE_EMPTY, TILE_FULL, TILE_PARTIAL, type Mask, type TileClass } from "../types.js";
 
@@ -45,6 +45,11 @@ export interface EstimatorInfo {
   /** Registry op -> backend that ran it ("loops" for the reference path). */
   backends: Record<string, string>;
   ms: number;
+  /**
+   * Floating-point operations of the estimator's heavy parts (2 per multiply-add of its
+   * products and score grids, 1 per pooled element); selection and bookkeeping not counted.
+   */
+  flops: number;
 }
 
 const infos = new WeakMap<object, EstimatorInfo>();
@@ -66,6 +71,7 @@ export class Ctx {
   readonly backend?: BackendName;
   readonly signal?: AbortSignal;
   readonly used: Record<string, string> = {};
+  flops = 0;
   readonly t0 = performance.now();
   constructor(op: string, o: EstimatorCommonOptions = {}) {
     this.op = op;
@@ -94,7 +100,7 @@ export class Ctx {
   }
   /** Attaches the info record to `result` and returns it. */
   finish<T extends object>(result: T, params: Record<string, unknown>): T {
-    infos.set(result, { method: this.op, params, backends: { ...this.used }, ms: performance.now() - this.t0 });
+    infos.set(result, { method: this.op, params, backends: { ...this.used }, ms: performance.now() - this.t0, flops: this.flops });
     return result;
   }
 }
@@ -176,6 +182,7 @@ export function f32(t: Tensor): Float32Array {
  * a [M, D] · b [N, D]ᵀ -> [M, N] (f32 out). Fast path: the registry's "matmul" with transB.
  */
 export async function matmulNT(ctx: Ctx, a: Float32Array, M: number, b: Float32Array, N: number, D: number): Promise<Float32Array> {
+  ctx.flops += 2 * M * N * D;
   const impl = ctx.pick<MatmulImpl>("matmul");
   if (impl) {
     const ta = new Tensor([M, D], "f32", a.length === M * D ? a : a.subarray(0, M * D));
@@ -202,6 +209,7 @@ export async function matmulNT(ctx: Ctx, a: Float32Array, M: number, b: Float32A
  * [B, H, ceil(S / block), D]. Fast path: the registry's "blockPool".
  */
 export async function blockPool(ctx: Ctx, x: Tensor, block: number, reduce: "mean" | "max" | "min"): Promise<Float32Array> {
+  ctx.flops += x.size;
   const impl = ctx.pick<BlockPoolImpl>("blockPool");
   if (impl) {
     const out = await impl(x, block, reduce, { signal: ctx.signal });
@@ -251,6 +259,7 @@ export function expandKv(k: Tensor, group: number): Tensor {
  * registry's "antidiagScores". q [B, H, Sq, D], k [B, H, Skv, D] with the same H.
  */
 export async function antidiagScores(ctx: Ctx, q: Tensor, k: Tensor, stride: number, scale: number): Promise<Float32Array> {
+  ctx.flops += 2 * q.shape[0] * q.shape[1] * Math.ceil(q.shape[2] / stride) * Math.ceil(k.shape[2] / stride) * stride * q.shape[3];
   const impl = ctx.pick<AntidiagScoresImpl>("antidiagScores");
   if (impl) {
     const out = await impl(q, k, stride, scale, { signal: ctx.signal });
@@ -357,8 +366,8 @@ export class TileGrid {
         }
       }
   }
-  /** The FlexAttention-layout fields; `mask` refines partial tiles. */
-  toFields(mask: Mask | undefined): BlockMaskFields {
+  /** The BlockMask (FlexAttention layout); `mask` refines partial tiles. */
+  toFields(mask: Mask | undefined): BlockMask {
     const { B, H, qBlocks: nq, kvBlocks: nk } = this;
     const kvNum = new Int32Array(B * H * nq);
     const kvIdx = new Int32Array(B * H * nq * nk);
@@ -378,7 +387,7 @@ export class TileGrid {
       if (np) anyPartial = true;
     }
     if (anyPartial && !mask) throw new SparselabError("TileGrid.toFields", "partial tiles need a mask (internal error)");
-    return {
+    return new BlockMask({
       B,
       H,
       qLen: this.qLen,
@@ -390,7 +399,7 @@ export class TileGrid {
       fullKvNumBlocks: new Tensor([B, H, nq], "i32", fullNum),
       fullKvIndices: new Tensor([B, H, nq, nk], "i32", fullIdx),
       mask,
-    };
+    });
   }
 }
 
@@ -463,7 +472,7 @@ export function allMask(): Mask {
  */
 export function fieldsFromBlockSelection(
   sel: Uint8Array, B: number, H: number, qLen: number, kvLen: number, bs: number, causal: boolean,
-): BlockMaskFields {
+): BlockMask {
   const g = new TileGrid(B, H, qLen, kvLen, bs, bs);
   for (let i = 0; i < sel.length; i++) if (sel[i]) g.cls[i] = TILE_FULL;
   if (causal) g.applyCausal();
@@ -488,6 +497,7 @@ export function sliceRows(x: Tensor, r0: number, r1: number): Tensor {
  */
 export async function colDiagSums(ctx: Ctx, q: Tensor, k: Tensor, scale: number, qOffset: number): Promise<{ cols: Float64Array | Float32Array; diags: Float64Array | Float32Array }> {
   type Impl = (q: Tensor, k: Tensor, o: { scale: number; qOffset: number; causal: boolean; signal?: AbortSignal }) => Promise<{ cols: Tensor<"f32">; diags: Tensor<"f32"> }>;
+  ctx.flops += 2 * q.size * k.shape[2];
   const qf = q.dtype === "f32" ? q : new Tensor(q.shape, "f32", f32(q));
   const kf = k.dtype === "f32" ? k : new Tensor(k.shape, "f32", f32(k));
   if (!ctx.reference && (ctx.backend ? hasOp(ctx.backend, "colDiagSums") : hasOp("cpu", "colDiagSums") || hasOp("js", "colDiagSums"))) {

@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { SparselabError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import {
   blockPool, checkBool, checkPrefill, colDiagSums, Ctx, sliceRows, expandKv, f32, fieldsFromBlockSelection, inRange, matmulNT, posInt, softmaxRow,
   topkIdx, type PrefillCommonOptions,
@@ -61,7 +61,7 @@ export function flexPrefillDecision(bm: object): FlexPrefillDecision | undefined
  * const bm = await sl.dynamic.flexPrefill(q, k, { gamma: 0.9, tau: 0.1 });
  * sl.dynamic.flexPrefillDecision(bm)!.queryAware;  // which heads were query-aware
  */
-export async function flexPrefill(q: Tensor, k: Tensor, opts: FlexPrefillOptions = {}): Promise<BlockMaskFields> {
+export async function flexPrefill(q: Tensor, k: Tensor, opts: FlexPrefillOptions = {}): Promise<BlockMask> {
   const op = "dynamic.flexPrefill";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

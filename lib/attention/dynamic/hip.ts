@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { SparselabError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
   bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, nonNegInt, posInt, TileGrid,
@@ -37,7 +37,7 @@ export interface HipOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.hip(q, k, { budget: 1024 });
  */
-export async function hip(q: Tensor, k: Tensor, opts: HipOptions = {}): Promise<BlockMaskFields> {
+export async function hip(q: Tensor, k: Tensor, opts: HipOptions = {}): Promise<BlockMask> {
   const op = "dynamic.hip";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

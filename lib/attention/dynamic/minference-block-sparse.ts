@@ -2,7 +2,7 @@
  * MInference's block-sparse pattern: top-k tiles per tile row from mean-pooled Q and K.
  */
 import type { Tensor } from "../../tensor/tensor.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import {
   blockPool, checkBool, checkPrefill, Ctx, expandKv, fieldsFromBlockSelection, matmulNT, posInt, topkIdx,
   type PrefillCommonOptions,
@@ -29,7 +29,7 @@ export interface MinferenceBlockSparseOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.minferenceBlockSparse(q, k, { topK: 32 });
  */
-export async function minferenceBlockSparse(q: Tensor, k: Tensor, opts: MinferenceBlockSparseOptions = {}): Promise<BlockMaskFields> {
+export async function minferenceBlockSparse(q: Tensor, k: Tensor, opts: MinferenceBlockSparseOptions = {}): Promise<BlockMask> {
   const op = "dynamic.minferenceBlockSparse";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

@@ -3,7 +3,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { argError, SparselabError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
   bhExpr, blockPool, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, posInt, TileGrid, topkIdx,
@@ -51,7 +51,7 @@ export function mobaSelection(bm: object): MobaSelection | undefined {
  * @example
  * const bm = await sl.dynamic.moba(q, k, { mobaBlock: 512, topK: 3 });
  */
-export async function moba(q: Tensor, k: Tensor, opts: MobaOptions = {}): Promise<BlockMaskFields> {
+export async function moba(q: Tensor, k: Tensor, opts: MobaOptions = {}): Promise<BlockMask> {
   const op = "dynamic.moba";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

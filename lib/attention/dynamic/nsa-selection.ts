@@ -5,7 +5,7 @@
 import { Tensor } from "../../tensor/tensor.js";
 import type { SoftmaxImpl } from "../../backends/ops.js";
 import { argError, SparselabError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
   bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, nonNegInt, posInt, softmaxRow, TileGrid, topkIdx,
@@ -44,7 +44,7 @@ export interface NsaSelectionOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.nsaSelection(q, k, { topN: 16, window: 512 });
  */
-export async function nsaSelection(q: Tensor, k: Tensor, opts: NsaSelectionOptions = {}): Promise<BlockMaskFields> {
+export async function nsaSelection(q: Tensor, k: Tensor, opts: NsaSelectionOptions = {}): Promise<BlockMask> {
   const op = "dynamic.nsaSelection";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

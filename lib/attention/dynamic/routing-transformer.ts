@@ -3,7 +3,7 @@
  * the keys of its own cluster.
  */
 import type { Tensor } from "../../tensor/tensor.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
   bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, nonNegInt, posInt, TileGrid,
@@ -55,7 +55,7 @@ export function routingAssignment(bm: object): RoutingAssignment | undefined {
  * @example
  * const bm = await sl.dynamic.routingTransformer(q, k, { clusterSize: 128, seed: 1 });
  */
-export async function routingTransformer(q: Tensor, k: Tensor, opts: RoutingTransformerOptions = {}): Promise<BlockMaskFields> {
+export async function routingTransformer(q: Tensor, k: Tensor, opts: RoutingTransformerOptions = {}): Promise<BlockMask> {
   const op = "dynamic.routingTransformer";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

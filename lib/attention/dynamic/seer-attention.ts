@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { argError } from "../../errors.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import {
   blockPool, checkBool, checkPrefill, Ctx, expandKv, fieldsFromBlockSelection, inRange, matmulNT, posInt, softmaxRow, topkIdx,
   type PrefillCommonOptions,
@@ -35,7 +35,7 @@ export interface SeerAttentionOptions extends PrefillCommonOptions {
  * @example
  * const bm = await sl.dynamic.seerAttention(q, k, { keepRatio: 0.1 });
  */
-export async function seerAttention(q: Tensor, k: Tensor, opts: SeerAttentionOptions = {}): Promise<BlockMaskFields> {
+export async function seerAttention(q: Tensor, k: Tensor, opts: SeerAttentionOptions = {}): Promise<BlockMask> {
   const op = "dynamic.seerAttention";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

@@ -3,7 +3,7 @@
  */
 import { SparselabError } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
   bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
@@ -64,7 +64,7 @@ export function verticalSlashSelection(bm: object): VerticalSlashSelection | und
  * const bm = await sl.dynamic.verticalSlash(q, k, { verticalSize: 500, slashSize: 1000 });
  * sl.dynamic.verticalSlashSelection(bm)!.columns[0].slice(0, 30); // always 0..29
  */
-export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOptions = {}): Promise<BlockMaskFields> {
+export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOptions = {}): Promise<BlockMask> {
   const op = "dynamic.verticalSlash";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);

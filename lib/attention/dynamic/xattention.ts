@@ -3,7 +3,7 @@
  */
 import { Tensor } from "../../tensor/tensor.js";
 import type { SoftmaxImpl } from "../../backends/ops.js";
-import type { BlockMaskFields } from "../block-mask.js";
+import type { BlockMask } from "../block-mask.js";
 import { argError } from "../../errors.js";
 import {
   antidiagScores, checkBool, checkPrefill, Ctx, expandKv, fieldsFromBlockSelection, inRange, posInt, softmaxRow,
@@ -50,7 +50,7 @@ export function xattentionScores(bm: object): XAttentionScores | undefined {
  * @example
  * const bm = await sl.dynamic.xattention(q, k, { stride: 8, threshold: 0.9 });
  */
-export async function xattention(q: Tensor, k: Tensor, opts: XAttentionOptions = {}): Promise<BlockMaskFields> {
+export async function xattention(q: Tensor, k: Tensor, opts: XAttentionOptions = {}): Promise<BlockMask> {
   const op = "dynamic.xattention";
   const ctx = new Ctx(op, opts);
   const causal = checkBool(op, "causal", opts.causal, true);
