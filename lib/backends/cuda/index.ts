@@ -1,11 +1,13 @@
 import { registerOp, setBackendStatus } from "../registry.js";
 import { cudaAttention } from "./attention.js";
 import { cudaGroupedGemm } from "./moe.js";
+import { cudaAntidiagScores, cudaBlockPool, cudaDecodeAttention } from "./sparse.js";
 import { cudaFailure, cudaRuntime } from "./runtime.js";
 
 export { toDevice, toHost, emptyCuda } from "./device-tensor.js";
 export { cudaRuntime } from "./runtime.js";
 export { routeSoftmaxTopk, permutation, gatherRows, combineRows } from "./moe.js";
+export { castCuda, cudaCreateBlockMask as createBlockMask } from "./sparse.js";
 
 /**
  * Tries to bring up CUDA: opens the driver and NVRTC through the native shim and registers the
@@ -26,5 +28,8 @@ export function load(): boolean {
   });
   registerOp("cuda", "attention", cudaAttention);
   registerOp("cuda", "groupedGemm", cudaGroupedGemm);
+  registerOp("cuda", "decodeAttention", cudaDecodeAttention);
+  registerOp("cuda", "blockPool", cudaBlockPool);
+  registerOp("cuda", "antidiagScores", cudaAntidiagScores);
   return true;
 }

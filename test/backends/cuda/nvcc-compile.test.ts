@@ -41,6 +41,15 @@ for (const dtype of ["bf16", "f16"])
   for (const bk of [32, 64]) variants.push({ name: `grouped_gemm ${dtype} BK${bk}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BK ${bk}\n${kernel("grouped_gemm.cu")}` });
 for (const dtype of ["bf16", "f16"]) variants.push({ name: `moe_ops ${dtype}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define MAX_E_PER_LANE 2\n${kernel("moe_ops.cu")}` });
 
+for (const elem of [0, 1, 2]) variants.push({ name: `sparse_ops ELEM ${elem}`, source: `#define ELEM ${elem}\n${CODEGEN_PRELUDE}\n${kernel("sparse_ops.cu")}` });
+{
+  const gen = toCuda([sl.masks.document(ids).program]);
+  variants.push({
+    name: "sparse_ops classify_tiles with a table mask",
+    source: `#define HAS_MASK 1\n#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)\n#define TABLE_PARAMS ${gen.tableParams}\n#define TABLE_ARGS ${gen.tableArgs}\n${CODEGEN_PRELUDE}\n${kernel("sparse_ops.cu")}`,
+  });
+}
+
 function compile(src: string, arch: string, dir: string, i: number): Promise<{ ok: boolean; log: string }> {
   const file = join(dir, `k${i}_${arch}.cu`);
   writeFileSync(file, src);

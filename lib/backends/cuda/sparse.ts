@@ -1,0 +1,173 @@
+import { SparselabError, fmtShape } from "../../errors.js";
+import type { DecodeAttentionArgs, AttentionResult } from "../ops.js";
+import { Tensor } from "../../tensor/tensor.js";
+import type { DType } from "../../tensor/dtype.js";
+import type { Mask } from "../../attention/types.js";
+import { TILE_EMPTY, TILE_FULL, TILE_PARTIAL } from "../../attention/types.js";
+import { BlockMask, blockSizes, fieldsFromClasses, type BlockSize } from "../../attention/block-mask.js";
+import { toCuda } from "./codegen.js";
+import { devicePtr, emptyCuda, toDevice, toHost } from "./device-tensor.js";
+import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
+import { CODEGEN_PRELUDE } from "./codegen.js";
+
+/**
+ * The SIMT kernels of sparse_ops.cu from TypeScript: decode attention over selected tokens,
+ * block pooling, XAttention's antidiagonal scores, dtype casts, and createBlockMask on the GPU
+ * for masks whose tiles the interval bounds cannot decide.
+ */
+const memo = new Map<string, CompiledFunction>();
+
+function elemDefine(dtype: DType, op: string): string {
+  if (dtype === "f32") return "#define ELEM 0";
+  if (dtype === "bf16") return "#define ELEM 1";
+  if (dtype === "f16") return "#define ELEM 2";
+  throw new SparselabError(op, `expected a float tensor, got ${dtype}`);
+}
+
+function fn(rt: CudaRuntime, entry: string, defines: string[], smem = 0): CompiledFunction {
+  const key = `${entry}:${defines.join(";")}:${smem}`;
+  let f = memo.get(key);
+  if (!f) {
+    f = rt.fn(`sparse_${entry}`, `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource("sparse_ops.cu")}`, entry, smem);
+    memo.set(key, f);
+  }
+  return f;
+}
+
+function grid(n: number): [number, number, number] {
+  return [Math.max(1, Math.min(65535, Math.ceil(n / 256))), 1, 1];
+}
+
+/** Casts a CUDA tensor between f32 and bf16/f16 (one of the two must be f32). */
+export function castCuda<D extends DType>(t: Tensor, dtype: D): Tensor<D> {
+  const op = "astype (cuda)";
+  const rt = requireCuda(op);
+  if (t.dtype === dtype) return t as Tensor<D>;
+  const out = emptyCuda(t.shape, dtype, rt);
+  if (t.dtype === "f32") rt.launch(fn(rt, "cast_from_f32", [elemDefine(dtype, op)]), grid(t.size), [256, 1, 1], "ppl", [devicePtr(t), devicePtr(out), t.size]);
+  else if (dtype === "f32") rt.launch(fn(rt, "cast_to_f32", [elemDefine(t.dtype, op)]), grid(t.size), [256, 1, 1], "ppl", [devicePtr(t), devicePtr(out), t.size]);
+  else throw new SparselabError(op, `casts go through f32: ${t.dtype} -> ${dtype} is not supported directly`);
+  return out;
+}
+
+/** "decodeAttention" on CUDA: selected token indices per KV head (or a block mask without partial tiles). */
+export async function cudaDecodeAttention(args: DecodeAttentionArgs): Promise<AttentionResult> {
+  const op = "decodeAttention (cuda)";
+  const rt = requireCuda(op);
+  const { q, kCache, vCache, scale, returnLse } = args;
+  const [B, Hq, Sq, D] = q.shape;
+  const [, Hkv, Skv] = kCache.shape;
+  if (vCache.shape[3] !== D) throw new SparselabError(op, `v head dim must equal q's (${D}) on CUDA, got ${fmtShape(vCache.shape)}`);
+  let indices = args.indices;
+  if (!indices) {
+    const bm = args.blockMask;
+    if (!bm) throw new SparselabError(op, "pass indices or a blockMask");
+    // Token lists from the block mask's full tiles (decode block masks have one q block).
+    const pn = bm.kvNumBlocks.data as Int32Array;
+    if (pn.some((x) => x > 0)) throw new SparselabError(op, "block masks with partial tiles are not supported for decode on CUDA; pass token indices");
+    if (bm.H !== 1 && bm.H !== Hkv) throw new SparselabError(op, `block mask H must be 1 or Hkv = ${Hkv} for decode, got ${bm.H}`);
+    const fnum = bm.fullKvNumBlocks.data as Int32Array, fidx = bm.fullKvIndices.data as Int32Array;
+    const nk = bm.fullKvIndices.shape[3], nq = bm.fullKvNumBlocks.shape[2];
+    let n = 0;
+    for (let i = 0; i < fnum.length; i += nq) n = Math.max(n, fnum[i] * bm.kvBlockSize);
+    const ix = new Int32Array(B * Hkv * n).fill(-1);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hkv; h++) {
+        const row = ((bm.B === 1 ? 0 : b) * bm.H + (bm.H === 1 ? 0 : h)) * nq;
+        let c = 0;
+        for (let j = 0; j < fnum[row]; j++)
+          for (let t = fidx[row * nk + j] * bm.kvBlockSize; t < Math.min(Skv, (fidx[row * nk + j] + 1) * bm.kvBlockSize); t++) ix[(b * Hkv + h) * n + c++] = t;
+      }
+    indices = new Tensor([B, Hkv, n], "i32", ix);
+  }
+  const n = indices.shape[2];
+  const dIdx = indices.device === "cuda" ? indices : toDevice(indices);
+  const warps = 8;
+  const f = fn(rt, "decode_attention", [elemDefine(q.dtype, op)], (D + warps * D + 2 * warps) * 4);
+  const out = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
+  const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
+  rt.launch(f, [Sq, Hq, B], [warps * 32, 1, 1], "pppppp" + "iiiiii" + "f", [
+    devicePtr(q), devicePtr(kCache), devicePtr(vCache), devicePtr(dIdx), devicePtr(out), lse ? devicePtr(lse) : 0,
+    Hq, Hkv, Sq, Skv, D, n, scale,
+  ]);
+  if (dIdx !== indices) dIdx.dispose();
+  return lse ? { output: out, lse: lse as Tensor<"f32"> } : { output: out };
+}
+
+/** "blockPool" on CUDA: mean / max / min over blocks of rows of x [B, H, S, D]. */
+export async function cudaBlockPool(x: Tensor, block: number, reduce: "mean" | "max" | "min"): Promise<Tensor<"f32">> {
+  const op = "blockPool (cuda)";
+  const rt = requireCuda(op);
+  const [B, H, S, D] = x.shape;
+  const nb = Math.ceil(S / block);
+  const out = emptyCuda([B, H, nb, D], "f32", rt);
+  rt.launch(fn(rt, "block_pool", [elemDefine(x.dtype, op)]), grid(B * H * nb * D), [256, 1, 1], "ppiiiii", [
+    devicePtr(x), devicePtr(out), B * H, S, D, block, reduce === "mean" ? 0 : reduce === "max" ? 1 : 2,
+  ]);
+  return out;
+}
+
+/** "antidiagScores" on CUDA (XAttention's strided estimate). */
+export async function cudaAntidiagScores(q: Tensor, k: Tensor, stride: number, scale: number): Promise<Tensor<"f32">> {
+  const op = "antidiagScores (cuda)";
+  const rt = requireCuda(op);
+  const [B, Hq, Sq, D] = q.shape;
+  const [, Hkv, Skv] = k.shape;
+  const nq = Math.ceil(Sq / stride), nk = Math.ceil(Skv / stride);
+  const out = emptyCuda([B, Hq, nq, nk], "f32", rt);
+  rt.launch(fn(rt, "antidiag_scores", [elemDefine(q.dtype, op)]), grid(B * Hq * nq * nk), [256, 1, 1], "ppp" + "iiiiiii" + "f", [
+    devicePtr(q), devicePtr(k), devicePtr(out), B, Hq, Hkv, Sq, Skv, D, stride, scale,
+  ]);
+  return out;
+}
+
+/**
+ * createBlockMask with the undecided tiles classified on the GPU: the interval bounds decide what
+ * they can on the host (O(tiles)); tiles they cannot decide are evaluated element by element by
+ * a kernel generated from the mask's IR. Masks without IR (plain functions) are refused.
+ * @example
+ * const bm = await sl.cuda.createBlockMask(sl.mask("(q * 7 + kv * 3) % 11 < 5"), { qLen: 16384, kvLen: 16384 });
+ */
+export async function cudaCreateBlockMask(
+  mask: Mask,
+  opts: { B?: number; H?: number; qLen: number; kvLen: number; blockSize?: BlockSize },
+): Promise<BlockMask> {
+  const op = "createBlockMask (cuda)";
+  const rt = requireCuda(op);
+  if (!mask.program) throw new SparselabError(op, `mask '${mask.name}' has no IR (a plain function); use sl.createBlockMask on the host`);
+  const B = opts.B ?? 1, H = opts.H ?? 1, { qLen, kvLen } = opts;
+  const [qbs, kvbs] = blockSizes(op, opts.blockSize);
+  const nq = Math.ceil(qLen / qbs), nk = Math.ceil(kvLen / kvbs);
+  const classes = new Uint8Array(B * H * nq * nk);
+  const todo: number[] = [];
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < nq; i++)
+        for (let j = 0; j < nk; j++) {
+          const c = mask.classifyTile?.(b, h, i * qbs, Math.min(qLen, (i + 1) * qbs), j * kvbs, Math.min(kvLen, (j + 1) * kvbs));
+          const at = ((b * H + h) * nq + i) * nk + j;
+          if (c === undefined) todo.push(b, h, i, j);
+          else classes[at] = c;
+        }
+  if (todo.length) {
+    const gen = toCuda([mask.program]);
+    const defs = [`#define HAS_MASK 1`, `#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)`];
+    if (gen.tables.length) defs.push(`#define TABLE_PARAMS ${gen.tableParams}`, `#define TABLE_ARGS ${gen.tableArgs}`);
+    const tables = gen.tables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
+    const tiles = toDevice(new Tensor([todo.length], "i32", Int32Array.from(todo)));
+    const n = todo.length / 4;
+    const out = emptyCuda([n], "u8", rt);
+    rt.launch(fn(rt, "classify_tiles", defs), [n, 1, 1], [256, 1, 1], "ppiiii" + "p".repeat(tables.length), [
+      devicePtr(tiles), devicePtr(out), qLen, kvLen, qbs, kvbs, ...tables.map(devicePtr),
+    ]);
+    const got = (await toHost(out)).data as Uint8Array;
+    for (let t = 0; t < n; t++) {
+      const [b, h, i, j] = todo.slice(4 * t, 4 * t + 4);
+      classes[((b * H + h) * nq + i) * nk + j] = got[t] === 2 ? TILE_FULL : got[t] === 1 ? TILE_PARTIAL : TILE_EMPTY;
+    }
+    for (const t of [...tables, tiles, out]) t.dispose();
+  }
+  const per = nq * nk;
+  const fields = fieldsFromClasses(B, H, nq, nk, (b, h) => classes.subarray((b * H + h) * per, (b * H + h + 1) * per));
+  return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask });
+}
