@@ -40,7 +40,9 @@ function flatten(data: NestedArray, shape: number[]): { values: Float64Array; al
   const values = new Float64Array(numel(shape));
   let k = 0;
   let allBool = true;
-  const walk = (x: NestedArray, dim: number, path: number[]): void => {
+  // One shared index path, mutated in place: only an error message ever reads it.
+  const path: number[] = [];
+  const walk = (x: NestedArray, dim: number): void => {
     if (dim === shape.length) {
       if (typeof x === "boolean") values[k++] = x ? 1 : 0;
       else if (typeof x === "number") {
@@ -51,9 +53,28 @@ function flatten(data: NestedArray, shape: number[]): { values: Float64Array; al
     }
     if (!Array.isArray(x) || x.length !== shape[dim])
       argError("tensor", "data", `rectangular nested arrays of shape ${fmtShape(shape)}; the row at [${path.join(", ")}] should have ${shape[dim]} elements`, Array.isArray(x) ? `${x.length}` : typeof x);
-    for (let i = 0; i < x.length; i++) walk(x[i], dim + 1, [...path, i]);
+    if (dim === shape.length - 1) {
+      // Innermost row: read numbers directly, no recursion per element.
+      for (let i = 0; i < x.length; i++) {
+        const e = x[i];
+        if (typeof e === "number") {
+          allBool = false;
+          values[k++] = e;
+        } else if (typeof e === "boolean") values[k++] = e ? 1 : 0;
+        else {
+          path.push(i);
+          walk(e, dim + 1);
+        }
+      }
+      return;
+    }
+    for (let i = 0; i < x.length; i++) {
+      path.push(i);
+      walk(x[i], dim + 1);
+      path.pop();
+    }
   };
-  walk(data, 0, []);
+  walk(data, 0);
   return { values, allBool: allBool && values.length > 0 };
 }
 

@@ -254,6 +254,17 @@ export class Tensor<D extends DType = DType> {
   }
 }
 
+let f16Values: Float32Array | undefined;
+
+/** All 65536 half values, built on first use (256 KiB): widening becomes one load per element. */
+function f16Table(): Float32Array {
+  if (!f16Values) {
+    f16Values = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Values[h] = f16ToF32(h);
+  }
+  return f16Values;
+}
+
 /** Widens f16/bf16 words (or copies f32) into a new Float32Array. */
 export function toFloat32(src: Storage, dtype: DType): Float32Array {
   const out = new Float32Array(src.length);
@@ -261,7 +272,8 @@ export function toFloat32(src: Storage, dtype: DType): Float32Array {
     const u32 = new Uint32Array(out.buffer);
     for (let i = 0; i < src.length; i++) u32[i] = src[i] << 16;
   } else if (dtype === "f16") {
-    for (let i = 0; i < src.length; i++) out[i] = f16ToF32(src[i]);
+    const table = f16Table();
+    for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
   } else {
     for (let i = 0; i < src.length; i++) out[i] = src[i];
   }
