@@ -10,6 +10,7 @@ import { groupedGemm } from "../tensor/ops/grouped-gemm.js";
 import { checkInt, readMatrix, type MatrixLike } from "./input.js";
 import type { RoutingRecord } from "./record.js";
 import { route, type RouteOptions } from "./route.js";
+import { updateExpertBias } from "./routers/deepseek-v3.js";
 import { matmulRows, sigmoid } from "./rowmath.js";
 
 const OP = "moe.layer";
@@ -95,6 +96,11 @@ export class MoeLayer {
   readonly experts: ExpertWeights;
   readonly shared: SharedExperts | null;
   readonly options: MoeLayerOptions;
+  /**
+   * deepseek-v3's selection bias [E] (starts from `options.bias`, else zeros); forward uses it
+   * and `updateBias` moves it. Null for the other routers.
+   */
+  bias: Float64Array | null;
 
   constructor(o: MoeLayerOptions) {
     this.options = o;
@@ -131,6 +137,24 @@ export class MoeLayer {
     this.numExperts = this.experts.numExperts;
     this.activation = this.experts.activation;
     checkInt(OP, "k", this.k, 1, this.numExperts);
+    this.bias = null;
+    if (o.router === "deepseek-v3") {
+      this.bias = new Float64Array(this.numExperts);
+      if (o.bias !== undefined) this.bias.set(Array.from(o.bias instanceof Tensor ? (o.bias.floatData() as ArrayLike<number>) : o.bias));
+    }
+  }
+
+  /**
+   * The aux-loss-free balancing step after a forward (deepseek-v3 router only):
+   * b_i += γ·sign(mean load − load_i) with the loads of `routing` (before capacity).
+   * @example
+   * const moe = sl.moe.layer({ dModel: 64, dFf: 128, experts: 16, k: 2, router: "deepseek-v3" });
+   * for (const x of batches) { const { routing } = await moe.forward(x); moe.updateBias(routing, 1e-3); }
+   */
+  updateBias(routing: RoutingRecord, gamma = 1e-3): Float64Array {
+    if (!this.bias) argError(`${OP}.updateBias`, "router", `"deepseek-v3" (the only router with a selection bias)`, JSON.stringify(this.options.router ?? "softmax-topk"));
+    this.bias = updateExpertBias(this.bias, routing.routedCounts, gamma);
+    return this.bias;
   }
 
   /**
@@ -152,7 +176,7 @@ export class MoeLayer {
     const t1 = performance.now();
     const { dModel: _d, dFf: _f, experts: _e, activation: _a, sharedExperts: _s, seed: _seed, weights: _w, tile: _t, backend: _b, ...routeOpts } = this.options;
     const logitsT = new Tensor([T, E], "f32", logits);
-    const routing = route(logitsT, { ...routeOpts, k: this.k, layer: this.options.layer });
+    const routing = route(logitsT, { ...routeOpts, ...(this.bias ? { bias: this.bias } : {}), k: this.k, layer: this.options.layer });
     logitsT.dispose();
     const t2 = performance.now();
     throwIfCancelled(`${OP}.forward`, opts.signal);

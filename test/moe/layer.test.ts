@@ -123,6 +123,20 @@ test("weights loaded from safetensors (torch [out, in] layout, Qwen2 shared gate
   assert.deepEqual(Array.from(mx.experts.down.data as Float32Array), Array.from(src.experts.down.data as Float32Array));
 });
 
+test("deepseek-v3 layer keeps a selection bias that updateBias moves toward balance", async () => {
+  const m = layer({ dModel: 8, dFf: 8, experts: 4, k: 1, router: "deepseek-v3", seed: 1 });
+  const x = randMatrix(64, 8, 5);
+  const { routing } = await m.forward(x);
+  const b = m.updateBias(routing, 0.5);
+  const mean = 16;
+  for (let e = 0; e < 4; e++) assert.equal(b[e], 0.5 * Math.sign(mean - routing.routedCounts[e]));
+  // The bias now steers the next forward (same x): the busiest expert loses tokens.
+  const busiest = Array.from(routing.routedCounts).indexOf(Math.max(...routing.routedCounts));
+  const again = await m.forward(x);
+  assert.ok(again.routing.routedCounts[busiest] < routing.routedCounts[busiest]);
+  assert.throws(() => layer({ dModel: 8, dFf: 8, experts: 4 }).updateBias(routing), /deepseek-v3/);
+});
+
 test("layer options are validated", () => {
   assert.throws(() => layer({ dModel: 8, dFf: 8, experts: 4, k: 5 }), /moe\.layer: argument 'k'/);
   assert.throws(() => layer({ dModel: 8, dFf: 8, experts: 4, activation: "tanh" as any }), /activation/);
