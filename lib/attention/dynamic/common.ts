@@ -298,14 +298,52 @@ export async function antidiagScores(ctx: Ctx, q: Tensor, k: Tensor, stride: num
  * lower index (the registry's topk rule), NaN sorts last.
  */
 export function topkIdx(x: ArrayLike<number>, off: number, n: number, k: number): Int32Array {
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  const v = (i: number) => {
+  k = Math.max(0, Math.min(k, n));
+  const val = (i: number) => {
     const y = x[off + i];
-    return Number.isNaN(y) ? -Infinity : y;
+    return y !== y ? -Infinity : y; // NaN sorts last
   };
-  idx.sort((a, b) => v(b) - v(a) || a - b);
-  return idx.subarray(0, Math.min(k, n));
+  // "a ranks before b": larger value, then lower index.
+  const before = (a: number, b: number) => {
+    const va = val(a);
+    const vb = val(b);
+    return va > vb || (va === vb && a < b);
+  };
+  // Min-heap (by rank) of the best k seen so far: O(n log k) with no per-element allocation.
+  const heap = new Int32Array(k);
+  let size = 0;
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let w = i;
+      if (l < size && before(heap[w], heap[l])) w = l;
+      if (r < size && before(heap[w], heap[r])) w = r;
+      if (w === i) return;
+      const t = heap[i];
+      heap[i] = heap[w];
+      heap[w] = t;
+      i = w;
+    }
+  };
+  for (let i = 0; i < n && k > 0; i++) {
+    if (size < k) {
+      let c = size++;
+      heap[c] = i;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (!before(heap[p], heap[c])) break;
+        const t = heap[p];
+        heap[p] = heap[c];
+        heap[c] = t;
+        c = p;
+      }
+    } else if (before(i, heap[0])) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  return heap.sort((a, b) => (before(a, b) ? -1 : 1));
 }
 
 /** In-place causal-or-not softmax of row x[off .. off+n) (entries already -Infinity stay 0). */

@@ -76,28 +76,41 @@ export async function nsaSelection(q: Tensor, k: Tensor, opts: NsaSelectionOptio
       if (nc === 0) break;
       const bh = b * Hq + h;
       const kh = b * Hkv + Math.floor(h / group);
-      const s = await matmulNT(ctx, qs.subarray(bh * S * D, (bh + 1) * S * D), S, kc.subarray(kh * nc * D, (kh + 1) * nc * D), nc, D);
       // Compressed block i is complete for query t when i·d + l − 1 <= t; later ones are masked.
       const validOf = (t: number) => (t >= l - 1 ? Math.min(nc, Math.floor((t - l + 1) / d) + 1) : 0);
-      for (let t = 0; t < S; t++) {
-        const v = Math.max(1, validOf(t)); // rows with nothing valid are skipped below
-        for (let i = 0; i < nc; i++) s[t * nc + i] = i < v ? s[t * nc + i] * scale : -Infinity;
-      }
-      let p: Float32Array;
-      if (softmax) p = (await softmax(new Tensor([S, nc], "f32", s), { signal: ctx.signal })).data as Float32Array;
-      else {
-        const row = new Float64Array(nc);
-        p = s;
-        for (let t = 0; t < S; t++) {
-          for (let i = 0; i < nc; i++) row[i] = s[t * nc + i];
-          softmaxRow(row, 0, nc);
-          for (let i = 0; i < nc; i++) p[t * nc + i] = row[i];
+      // Chunks of query blocks (about 1024 queries: few native calls, small buffers), each
+      // against only the compressed blocks its last query can see.
+      const per = Math.max(1, Math.floor(1024 / ls));
+      for (let c0 = 0; c0 < nsb; c0 += per) {
+        const t0 = c0 * ls;
+        const t1 = Math.min(S, (c0 + per) * ls);
+        const nv = validOf(t1 - 1);
+        if (nv === 0) continue;
+        const rows = t1 - t0;
+        const sc = await matmulNT(ctx, qs.subarray((bh * S + t0) * D, (bh * S + t1) * D), rows, kc.subarray(kh * nc * D, (kh * nc + nv) * D), nv, D);
+        for (let r = 0; r < rows; r++) {
+          const v = Math.max(1, validOf(t0 + r)); // rows with nothing valid are skipped below
+          const o = r * nv;
+          for (let i = 0; i < v; i++) sc[o + i] *= scale;
+          sc.fill(-Infinity, o + v, o + nv);
         }
-      }
-      for (let t = 0; t < S; t++) {
-        const valid = validOf(t);
-        const o = ((kh * nsb) + Math.floor(t / ls)) * nc;
-        for (let i = 0; i < valid; i++) impC[o + i] += p[t * nc + i];
+        let p: Float32Array;
+        if (softmax) p = (await softmax(new Tensor([rows, nv], "f32", sc), { signal: ctx.signal })).data as Float32Array;
+        else {
+          const row = new Float64Array(nv);
+          p = sc;
+          for (let r = 0; r < rows; r++) {
+            for (let i = 0; i < nv; i++) row[i] = sc[r * nv + i];
+            softmaxRow(row, 0, nv);
+            for (let i = 0; i < nv; i++) p[r * nv + i] = row[i];
+          }
+        }
+        for (let r = 0; r < rows; r++) {
+          const valid = validOf(t0 + r);
+          const o = (kh * nsb + Math.floor((t0 + r) / ls)) * nc;
+          const po = r * nv;
+          for (let i = 0; i < valid; i++) impC[o + i] += p[po + i];
+        }
       }
     }
   const imp = new Float64Array(B * Hkv * nsb * nsb); // [b, kvHead, qBlock, selBlock]
