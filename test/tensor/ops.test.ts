@@ -100,6 +100,16 @@ test("softmax: rows sum to 1, stable at large values, matches float64", async ()
   assert.deepEqual(Array.from(big.data), [0.25, 0.25, 0.25, 0.25, 1, 0, 0, 0]);
   const masked = await sl.softmax(sl.full([1, 3], -Infinity));
   assert.ok(Array.from(masked.data).every(Number.isNaN)); // PyTorch's answer for a fully masked row
+  const cols = await sl.softmax(x, { axis: 0 });
+  assert.deepEqual(cols.shape, [7, 33]);
+  for (let j = 0; j < 33; j++) {
+    let t = 0;
+    for (let r = 0; r < 7; r++) t += cols.data[r * 33 + j];
+    assert.ok(Math.abs(t - 1) < 1e-6, `axis 0 column ${j} seed ${seed}`);
+  }
+  const viaT = await sl.softmax(sl.transpose(x));
+  assert.deepEqual(Array.from(sl.transpose(viaT).data), Array.from(cols.data));
+  await expectReject(() => sl.softmax(x, { axis: 2 }), "softmax", "'axis'", "2");
   const h = await sl.softmax(sl.tensor([[0, Math.log(3)]], { dtype: "bf16" }));
   assert.equal(h.dtype, "f32");
   assert.ok(Math.abs(h.data[1] - 0.75) < 2e-3);

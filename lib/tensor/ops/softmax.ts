@@ -5,6 +5,8 @@ import { ready } from "../../backends/load.js";
 import { argError, fmtShape } from "../../errors.js";
 import { Tensor } from "../tensor.js";
 import { requireHost, requireTensor } from "../check.js";
+import { normAxis } from "../shape-util.js";
+import { transpose } from "../shape.js";
 import { Yielder } from "./common.js";
 
 /**
@@ -43,16 +45,30 @@ export const jsSoftmax: SoftmaxImpl = async (x, opts) => {
 registerOp("js", "softmax", jsSoftmax);
 
 /**
- * Softmax over the last axis (f32 result; rows of all -Infinity give NaN, as in PyTorch).
+ * Softmax along `axis` (default the last; f32 result; rows of all -Infinity give NaN, as in
+ * PyTorch). Other axes run the last-axis kernel on a transposed host copy.
  * @example
  * const p = await sl.softmax(sl.tensor([[1, 2, 3], [1000, 1000, 1000]]));   // rows sum to 1
+ * const cols = await sl.softmax(sl.randn([4, 3]), { axis: 0 });               // columns sum to 1
  */
-export async function softmax(x: Tensor, opts: { backend?: BackendName; signal?: AbortSignal } = {}): Promise<Tensor<"f32">> {
+export async function softmax(x: Tensor, opts: { axis?: number; backend?: BackendName; signal?: AbortSignal } = {}): Promise<Tensor<"f32">> {
   requireTensor("softmax", x);
   if (x.ndim === 0) argError("softmax", "x", "a tensor of at least 1 dimension", fmtShape(x.shape));
   if (x.dtype === "bool") argError("softmax", "x", "a numeric tensor (f32, f16, bf16, i32, u8)", "dtype bool");
+  const axis = normAxis("softmax", opts.axis ?? -1, x.ndim);
   // Native backends register as they finish loading; wait so the first call can use them.
   await ready();
   const { impl } = resolveOp<SoftmaxImpl>("softmax", { backend: opts.backend, device: x.device });
-  return impl(x, { signal: effectiveSignal(opts.signal) });
+  const signal = effectiveSignal(opts.signal);
+  if (axis === x.ndim - 1) return impl(x, { signal });
+  if (x.device !== "cpu") argError("softmax", "axis", `the last axis (${x.ndim - 1}) for ${x.device} tensors`, String(opts.axis));
+  const moved = transpose(x, axis, -1);
+  try {
+    const p = await impl(moved, { signal });
+    const back = transpose(p, axis, -1) as Tensor<"f32">;
+    p.dispose();
+    return back;
+  } finally {
+    moved.dispose();
+  }
 }
