@@ -37,7 +37,11 @@ export interface BalanceStep {
   lbLoss: number;
 }
 
-/** The simulation's trajectory; displays as a short text table. */
+/** The simulation's trajectory; displays as a short text table.
+ * @example
+ * const sim = sl.moe.simulateBalance({ mode: "aux-loss", auxCoeff: 1e-2 });
+ * sim.settledAt; sim.finalTrend; sim.steps[0].cv;
+ */
 export class BalanceSimResult {
   constructor(
     readonly mode: BalanceMode,

@@ -29,7 +29,10 @@ export interface DispatchPlan {
   slotRow: Int32Array;
 }
 
-/** Builds the permutation from a routing record's indices and kept mask. */
+/** Builds the permutation from a routing record's indices and kept mask.
+ * @example
+ * const plan = sl.moe.dispatchPlan(record, { tile: 16 });   // offsets, rowToken, slotRow
+ */
 export function dispatchPlan(record: Pick<RoutingRecord, "indices" | "kept" | "numExperts">, opts: { tile?: number } = {}): DispatchPlan {
   const tile = checkInt("moe.dispatchPlan", "tile", opts.tile ?? 1, 1);
   const [T, k] = record.indices.shape;

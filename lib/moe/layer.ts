@@ -84,6 +84,9 @@ export interface MoeForward {
 /**
  * A Mixture-of-Experts FFN layer: gate -> route -> dispatch -> grouped GEMMs over each
  * expert's rows -> combine (+ shared experts). Build one with `sl.moe.layer(...)`.
+ * @example
+ * const moe = sl.moe.layer({ dModel: 64, dFf: 128, experts: 8, k: 2 });
+ * String(moe);   // "MoeLayer(8 experts, k 2, swiglu 64->128->64, router softmax-topk)"
  */
 export class MoeLayer {
   readonly dModel: number;

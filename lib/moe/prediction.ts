@@ -80,7 +80,10 @@ export function frequencyCacheHitRate(record: RoutingRecord, opts: { cacheSize?:
   }, chosen);
 }
 
-/** The naive baseline: predict that token t uses the same expert ids in layer l+1 as in layer l. */
+/** The naive baseline: predict that token t uses the same expert ids in layer l+1 as in layer l.
+ * @example
+ * sl.moe.sameIdsHitRate(records[0], records[1])
+ */
 export function sameIdsHitRate(prev: RoutingRecord, next: RoutingRecord): number {
   if (prev.numTokens !== next.numTokens) argError("moe.sameIdsHitRate", "next", `a record over ${prev.numTokens} tokens like prev`, `${next.numTokens}`);
   const p = chosenSets(prev);

@@ -88,7 +88,10 @@ export function readRoutingTrace(text: string | Uint8Array, opts: { numExperts?:
     .map(([layer, l]) => recordFromAssignments(l.ids, l.weights, E, layer));
 }
 
-/** Reads a JSONL trace file (see readRoutingTrace for the accepted shapes). */
+/** Reads a JSONL trace file (see readRoutingTrace for the accepted shapes).
+ * @example
+ * const layers = await sl.moe.readRoutingTraceFile("routes.jsonl");
+ */
 export async function readRoutingTraceFile(path: string, opts: { numExperts?: number } = {}): Promise<RoutingRecord[]> {
   return readRoutingTrace(await readFile(path, "utf8"), opts);
 }

@@ -6,6 +6,8 @@ import type { Logits, RouterOutput } from "./types.js";
  * column scaling changes by less than `tol` (mean absolute change), or `maxIters`. The result
  * has (nearly) equal row sums and equal column sums: a balanced soft assignment.
  * Returns the balanced matrix, the iterations run and whether it converged.
+ * @example
+ * const { plan, converged } = sl.moe.sinkhornBalance({ T: 4, E: 2, data: new Float32Array(8) }, 1e-4, 100);
  */
 export function sinkhornBalance(l: Logits, tol: number, maxIters: number): { plan: Float64Array; iterations: number; converged: boolean; error: number } {
   const { T, E, data } = l;
