@@ -86,6 +86,34 @@ export class RoutingRecord implements RoutingRecordFields {
     return n;
   }
 
+  /**
+   * Plain JSON (typed arrays as number arrays, tensors as { shape, data }) for widgets, comms
+   * and files.
+   * @example
+   * JSON.stringify(record)   // uses toJSON
+   */
+  toJSON(): Record<string, unknown> {
+    const t = (x: Tensor | null) => (x ? { shape: [...x.shape], data: Array.from(x.data as ArrayLike<number>) } : null);
+    return {
+      router: this.router,
+      numTokens: this.numTokens,
+      numExperts: this.numExperts,
+      k: this.k,
+      capacity: this.capacity,
+      dropPolicy: this.dropPolicy,
+      indices: t(this.indices),
+      weights: t(this.weights),
+      kept: t(this.kept),
+      probs: t(this.probs),
+      counts: Array.from(this.counts),
+      routedCounts: Array.from(this.routedCounts),
+      dropped: this.dropped,
+      losses: this.losses,
+      details: this.details,
+      ...(this.layer !== undefined ? { layer: this.layer } : {}),
+    };
+  }
+
   /** One-line-per-fact summary. */
   toString(): string {
     return summaryLines(this).join("\n");

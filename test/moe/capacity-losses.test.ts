@@ -127,4 +127,9 @@ test("record displays a text and html summary naming drops and losses", () => {
   assert.match(b["text/plain"], /dropped \d+/);
   assert.match(b["text/plain"], /megatron normalization/);
   assert.match(b["text/html"], /<div class="sparselab-routing">/);
+  const j = JSON.parse(JSON.stringify(r));
+  assert.deepEqual(j.indices.shape, [50, 1]);
+  assert.deepEqual(j.counts, Array.from(r.counts));
+  assert.equal(j.dropped.length, r.dropped.length);
+  assert.equal(j.losses.loadBalancing.normalization, "megatron");
 });
