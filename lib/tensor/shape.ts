@@ -121,7 +121,7 @@ export function slice(x: Tensor, spec: readonly SliceSpec[]): Tensor {
 /**
  * A contiguous copy of `x` (device tensors are not copied here).
  * @example
- * const y = sl.contiguous(x);
+ * const y = sl.contiguous(sl.arange(4));   // an independent copy
  */
 export function contiguous(x: Tensor): Tensor {
   host("contiguous", x);

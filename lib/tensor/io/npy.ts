@@ -71,7 +71,8 @@ function parseHeader(text: string): { descr: string; fortran: boolean; shape: nu
  * Parses .npy bytes into a tensor. Reads '<f4', '<f2', '<i4', '|u1', '|b1' (and '<f8', '<i8',
  * converted to f32 and i32) in C order; Fortran-order arrays are rejected.
  * @example
- * const t = sl.decodeNpy(bytes);
+ * const bytes = await sl.encodeNpy(sl.arange(6));
+ * const t = sl.decodeNpy(bytes);   // i32 [6]
  */
 export function decodeNpy(bytes: Uint8Array): Tensor {
   if (!(bytes instanceof Uint8Array)) argError("decodeNpy", "bytes", "a Uint8Array or Buffer", typeof bytes);

@@ -85,7 +85,8 @@ function bad(what: string): never {
  * Parses safetensors bytes into tensors (copied out of `bytes`) and the `__metadata__` map.
  * F64 and I64 tensors are converted to f32 and i32 (I64 values must fit in i32).
  * @example
- * const { tensors, metadata } = sl.decodeSafetensors(bytes);
+ * const bytes = await sl.encodeSafetensors({ w: sl.randn([4, 4]) }, { format: "pt" });
+ * const { tensors, metadata } = sl.decodeSafetensors(bytes);   // tensors.w, { format: "pt" }
  */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) argError("decodeSafetensors", "bytes", "a Uint8Array or Buffer", typeof bytes);
