@@ -37,6 +37,35 @@ struct Scratch {
   std::unique_ptr<ProgramRunner> mask_run, score_run;
 };
 
+// Packed K / V storage. Small buffers are kept per calling thread and reused, so repeated
+// calls (a notebook loop, a widget) do not page-fault fresh memory every time; large ones are
+// freed after the call. Uninitialised: the pack pass writes every element it later reads.
+class PackBuffer {
+ public:
+  explicit PackBuffer(size_t n) {
+    static thread_local std::unique_ptr<float[]> kept[2];
+    static thread_local size_t kept_n[2] = {0, 0};
+    static thread_local int turn = 0;
+    constexpr size_t kKeep = size_t(16) << 20;  // floats
+    if (n <= kKeep) {
+      const int i = turn++ & 1;
+      if (kept_n[i] < n) {
+        kept[i].reset(new float[n]);
+        kept_n[i] = n;
+      }
+      p_ = kept[i].get();
+    } else {
+      own_.reset(new float[n]);
+      p_ = own_.get();
+    }
+  }
+  float* get() const { return p_; }
+
+ private:
+  std::unique_ptr<float[]> own_;
+  float* p_;
+};
+
 int chunk_width(const AttentionArgs& a) {
   if (!a.has_bm) return kDenseKvChunk;
   const int kbs = a.bm.kbs;
@@ -77,8 +106,7 @@ void attention(const AttentionArgs& a) {
   const int nbh = a.B * a.Hkv;
   const size_t per_head_bytes = (kt_per_head + v_per_head) * sizeof(float);
   const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), kPackBudget / std::max<size_t>(1, per_head_bytes))));
-  // Uninitialised on purpose: every element is written by the pack pass before it is read.
-  std::unique_ptr<float[]> packK(new float[kt_per_head * size_t(hb)]), packV(new float[v_per_head * size_t(hb) + 1]);
+  PackBuffer packK(kt_per_head * size_t(hb)), packV(v_per_head * size_t(hb) + 1);
 
   const int T = threads();
   std::vector<Scratch> scratch(static_cast<size_t>(T));
@@ -244,7 +272,7 @@ void attention(const AttentionArgs& a) {
         const int ncols = round_up(w, VW);
         float* S = s.S.data();
         kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp, PWp, S, PWp, kOverwrite, nullptr);
-        for (int r = 0; r < rows; r++) {
+        for (int r = 0; r < rows && (a.score_prog || partial); r++) {
           float* srow = S + size_t(r) * PWp;
           const int q = q0 + r;
           if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
@@ -258,19 +286,8 @@ void attention(const AttentionArgs& a) {
               s.mask_run->mask_row(b, hq, q, j0, w, srow);
             }
           }
-          const float mx = kk.row_max(srow, w);
-          const float mnew = std::max(s.m[size_t(r)], mx);
-          if (mnew == kNegInf) {  // nothing visible in this row yet: contributes nothing
-            s.alpha[size_t(r)] = 1.0f;
-            std::fill_n(srow, w, 0.0f);
-            continue;
-          }
-          const float al = s.m[size_t(r)] == kNegInf ? 0.0f : std::exp2(s.m[size_t(r)] - mnew);
-          s.alpha[size_t(r)] = al;
-          const float sum = kk.exp2_sub_sum(srow, w, mnew);
-          s.l[size_t(r)] = s.l[size_t(r)] * al + sum;
-          s.m[size_t(r)] = mnew;
         }
+        kk.softmax_tile(S, PWp, rows, w, s.m.data(), s.l.data(), s.alpha.data());
         kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, kRescale, s.alpha.data());
       };
 

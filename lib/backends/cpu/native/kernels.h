@@ -32,6 +32,9 @@ struct Kernels {
   double (*fma_probe)(long iters);
   // s[j] = -inf where bit (c0 + j) of `bits` is clear, for j < n.
   void (*apply_bits)(float* s, const unsigned* bits, int c0, int n);
+  // The online-softmax step over a rows x w tile of base-2 scores (row stride ld): updates the
+  // running max m and sum l per row, turns S into probabilities and gives alpha = 2^(m_old - m_new).
+  void (*softmax_tile)(float* S, int ld, int rows, int w, float* m, float* l, float* alpha);
   // Mask program over a row: srow[j] = -inf where it is false (see program_isa.inc).
   void (*mask_row)(const ProgramView& p, ProgramScratch& s, int b, int h, int q, int kv0, int n, float* srow);
   // Score-mod program over a row: score[j] = program(..., score[j]) * post_scale.

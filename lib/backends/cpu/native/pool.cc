@@ -11,6 +11,20 @@
 namespace sl {
 namespace {
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Workers spin this many pauses (a few hundred microseconds) for the next region before they
+// sleep, and the caller spins as long for the last tasks to finish: an op runs several
+// regions back to back, and on a loaded machine a thread that sleeps waits a whole scheduler
+// slice to run again.
+constexpr int kSpin = 1 << 14;
+
 class Pool {
  public:
   explicit Pool(int n) : n_(n) {
@@ -19,7 +33,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> g(m_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -33,20 +47,23 @@ class Pool {
       for (int64_t i = 0; i < n; i++) fn(i, 0);
       return;
     }
+    fn_ = &fn;
+    total_ = n;
+    next_.store(0);
+    failed_.store(false);
+    error_ = nullptr;
+    busy_.store(n_ - 1);
     {
       std::lock_guard<std::mutex> g(m_);
-      fn_ = &fn;
-      total_ = n;
-      next_.store(0);
-      failed_.store(false);
-      error_ = nullptr;
-      busy_ = n_ - 1;
-      gen_++;
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work(0);
-    std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [this] { return busy_ == 0; });
+    for (int i = 0; i < kSpin && busy_.load(std::memory_order_acquire) != 0; i++) cpu_relax();
+    if (busy_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lk(m_);
+      done_.wait(lk, [this] { return busy_.load() == 0; });
+    }
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -70,16 +87,22 @@ class Pool {
   void loop(int tid) {
     uint64_t seen = 0;
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return stop_ || gen_ != seen; });
-        if (stop_) return;
-        seen = gen_;
+      uint64_t g = gen_.load(std::memory_order_acquire);
+      for (int i = 0; i < kSpin && g == seen && !stop_.load(std::memory_order_relaxed); i++) {
+        cpu_relax();
+        g = gen_.load(std::memory_order_acquire);
       }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return stop_.load() || gen_.load() != seen; });
+        g = gen_.load(std::memory_order_acquire);
+      }
+      if (stop_.load()) return;
+      seen = g;
       work(tid);
-      {
-        std::lock_guard<std::mutex> g(m_);
-        if (--busy_ == 0) done_.notify_one();
+      if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_.notify_one();
       }
     }
   }
@@ -88,9 +111,9 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex region_, m_, err_m_;
   std::condition_variable cv_, done_;
-  bool stop_ = false;
-  uint64_t gen_ = 0;
-  int busy_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> busy_{0};
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t total_ = 0;
   std::atomic<int64_t> next_{0};
