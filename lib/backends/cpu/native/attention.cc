@@ -267,24 +267,48 @@ void attention(const AttentionArgs& a) {
       // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
       auto chunk = [&](int c, bool partial, int kb, int slot) {
         a.cancel.check();
-        const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
+        int j0 = c * PW, w = std::min(PW, a.Skv - j0);
         if (w <= 0) return;
+        int lo = 0;  // first column computed, relative to the chunk (a multiple of 32)
+        const uint32_t* tile_bits = nullptr;
+        if (partial && bitmaps) {
+          // Narrow a partial tile to the columns some row of this q tile can see (the half
+          // of a diagonal tile above the diagonal, the outside of a window's edge), and skip
+          // it when no row sees anything.
+          const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
+          const int wpr = bitmaps->words_per_row;
+          tile_bits = bitmaps->bits + (size_t(tile) * a.bm.qbs + (q0 - qb * a.bm.qbs)) * wpr;
+          const int c0 = j0 - kb * a.bm.kbs;  // a multiple of PW
+          int first = -1, last = -1;
+          for (int wd = c0 >> 5; wd <= (c0 + w - 1) >> 5; wd++) {
+            uint32_t u = 0;
+            for (int r = 0; r < rows; r++) u |= tile_bits[size_t(r) * wpr + wd];
+            const int base = wd * 32 - c0;
+            if (base < 0) u &= ~0u << (-base);  // bits before the chunk (c0 not word aligned)
+            if (!u) continue;
+            if (first < 0) first = base + __builtin_ctz(u);
+            last = base + 31 - __builtin_clz(u);
+          }
+          if (first < 0) return;
+          last = std::min(last, w - 1);
+          if (c0 % 32 == 0) {
+            lo = first / 32 * 32;
+            w = last + 1 - lo;
+            j0 += lo;
+          } else {
+            w = last + 1;
+          }
+        }
         const int ncols = round_up(w, VW);
         float* S = s.S.data();
-        kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp, PWp, S, PWp, kOverwrite, nullptr);
+        kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
         for (int r = 0; r < rows && (a.score_prog || partial); r++) {
           float* srow = S + size_t(r) * PWp;
           const int q = q0 + r;
           if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
           if (partial) {
-            if (bitmaps) {
-              const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
-              const uint32_t* bits =
-                  bitmaps->bits + (size_t(tile) * a.bm.qbs + (q - qb * a.bm.qbs)) * bitmaps->words_per_row;
-              kk.apply_bits(srow, bits, j0 - kb * a.bm.kbs, w);
-            } else {
-              s.mask_run->mask_row(b, hq, q, j0, w, srow);
-            }
+            if (tile_bits) kk.apply_bits(srow, tile_bits + size_t(r) * bitmaps->words_per_row, j0 - kb * a.bm.kbs, w);
+            else s.mask_run->mask_row(b, hq, q, j0, w, srow);
           }
         }
         kk.softmax_tile(S, PWp, rows, w, s.m.data(), s.l.data(), s.alpha.data());
