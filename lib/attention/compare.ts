@@ -45,6 +45,7 @@ export interface CompareOptions {
  * | estimator_gflops | the estimator's own work (its products and score grids; NaN when the method is not a sparselab estimator) |
  * | estimator_ms, attention_ms, total_ms | median wall times |
  * | speedup | dense attention_ms / total_ms (the estimator's cost included) |
+ * | estimator_cpu_ms, attention_cpu_ms, speedup_cpu | the same from this process's CPU time (all threads; steadier on a busy machine; NaN outside Node) |
  *
  * @example
  * const w = sl.workloads.llmLike({ S: 4096, H: 8, D: 64, seed: 1 });
@@ -70,16 +71,24 @@ export async function compare(methods: Record<string, CompareMethod>, q: Tensor,
   const bs = opts.denseBlockSize ?? 128;
   const denseMask = causal ? fieldsFromBlockSelection(new Uint8Array(Math.ceil(Sq / bs) * Math.ceil(Skv / bs)).fill(1), 1, 1, Sq, Skv, bs, true) : undefined;
 
-  const timeIt = async <T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+  // Wall time, and this process's CPU time (all its threads): on a shared, oversubscribed
+  // machine the CPU time is the steadier figure.
+  const cpuNow = () => (typeof process !== "undefined" && process.cpuUsage ? process.cpuUsage() : { user: NaN, system: NaN });
+  const timeIt = async <T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> => {
     const times: number[] = [];
+    const cpus: number[] = [];
     let value!: T;
     for (let r = 0; r < repeats; r++) {
       const t0 = performance.now();
+      const c0 = cpuNow();
       value = await f();
+      const c1 = cpuNow();
       times.push(performance.now() - t0);
+      cpus.push((c1.user - c0.user + c1.system - c0.system) / 1000);
     }
     times.sort((a, b) => a - b);
-    return { value, ms: times[Math.floor(times.length / 2)] };
+    cpus.sort((a, b) => a - b);
+    return { value, ms: times[Math.floor(times.length / 2)], cpuMs: cpus[Math.floor(cpus.length / 2)] };
   };
 
   // returnLse on both passes gives recall for free: a row's kept share of the dense (causal
@@ -102,13 +111,16 @@ export async function compare(methods: Record<string, CompareMethod>, q: Tensor,
     attention_ms: dense.ms,
     total_ms: dense.ms,
     speedup: 1,
+    estimator_cpu_ms: 0,
+    attention_cpu_ms: dense.cpuMs,
+    speedup_cpu: 1,
   };
   rows.push(denseRow);
   opts.onProgress?.("dense", denseRow);
   for (const [name, m] of Object.entries(methods)) {
-    let est: { value: BlockMaskFields; ms: number };
+    let est: { value: BlockMaskFields; ms: number; cpuMs: number };
     if (typeof m === "function") est = await timeIt(async () => m(q, k));
-    else if (m && typeof m === "object" && "kvNumBlocks" in m) est = { value: m, ms: 0 };
+    else if (m && typeof m === "object" && "kvNumBlocks" in m) est = { value: m, ms: 0, cpuMs: 0 };
     else return argError(op, `methods.${name}`, "an estimator function or a BlockMask", typeof m);
     const bm = est.value;
     if (!bm || typeof bm !== "object" || !("kvNumBlocks" in bm)) throw new SparselabError(op, `method '${name}' did not return a BlockMask`);
@@ -134,6 +146,9 @@ export async function compare(methods: Record<string, CompareMethod>, q: Tensor,
       attention_ms: att.ms,
       total_ms: total,
       speedup: dense.ms / total,
+      estimator_cpu_ms: est.cpuMs,
+      attention_cpu_ms: att.cpuMs,
+      speedup_cpu: dense.cpuMs / (est.cpuMs + att.cpuMs),
     };
     att.value.output.dispose();
     att.value.lse.dispose();

@@ -1,12 +1,12 @@
 /**
  * MInference's vertical-slash pattern: a few whole key columns plus a few diagonals.
  */
-import { SparselabError } from "../../errors.js";
+import { argError, SparselabError } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
-  bhExpr, CAUSAL_EXPR, checkBool, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
+  bhExpr, CAUSAL_EXPR, causalMask, checkBool, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
   TileGrid, topkIdx, type PrefillCommonOptions,
 } from "./common.js";
 
@@ -24,6 +24,12 @@ export interface VerticalSlashOptions extends PrefillCommonOptions {
   localDiagonals?: number;
   /** Tile size of the returned block cover. Default 64 (MInference's kernel tile). */
   blockSize?: number;
+  /**
+   * "exact" (default): partial tiles carry the element mask (kept columns and diagonals only).
+   * "tiles": every tile a kept line crosses is computed whole (block granularity, as
+   * FlexPrefill's vertical-slash; more pairs, but no per-element mask work in the kernel).
+   */
+  cover?: "exact" | "tiles";
 }
 
 /** The element-level selection behind a vertical-slash BlockMask (for inspection and tests). */
@@ -101,6 +107,8 @@ export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOpt
       for (const d of diags) diagTable[bh * S + d] = 1;
     }
 
+  const cover = opts.cover ?? "exact";
+  if (cover !== "exact" && cover !== "tiles") argError(op, "cover", '"exact" or "tiles"', String(cover));
   const grid = coverVerticalSlash(B, Hq, S, bs, colTable, diagTable);
   // mask: q >= kv and (cols[bh, kv] or diags[bh, q - kv]); q - kv >= 0 under the causal guard.
   const row = ir.bin("mul", bhExpr(Hq), ir.num(S));
@@ -113,9 +121,14 @@ export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOpt
     (b, h, qi, kv) => qi >= kv && (colTable[(b * Hq + h) * S + kv] === 1 || diagTable[(b * Hq + h) * S + qi - kv] === 1),
     { expr: ir.bin("and", CAUSAL_EXPR, ir.bin("or", colE, diagE)), tables: [colTable, diagTable] },
   );
-  const bm = grid.toFields(mask);
+  let bm;
+  if (cover === "tiles") {
+    for (let i = 0; i < grid.cls.length; i++) if (grid.cls[i]) grid.cls[i] = TILE_FULL;
+    grid.applyCausal();
+    bm = grid.toFields(causalMask());
+  } else bm = grid.toFields(mask);
   selections.set(bm, { columns, diagonals });
-  return ctx.finish(bm, { lastQ, verticalSize: vSize, slashSize: sSize, sinkColumns: sinkCols, localDiagonals: localDiags, blockSize: bs });
+  return ctx.finish(bm, { cover, lastQ, verticalSize: vSize, slashSize: sSize, sinkColumns: sinkCols, localDiagonals: localDiags, blockSize: bs });
 }
 
 /**

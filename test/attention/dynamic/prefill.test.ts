@@ -10,6 +10,7 @@ type Est = (q: sl.Tensor, k: sl.Tensor, o: Record<string, unknown>) => Promise<B
 // Small cases: [name, estimator, options, element-level (mask carries the selection)].
 const CASES: [string, Est, Record<string, unknown>, boolean][] = [
   ["verticalSlash", D.verticalSlash as Est, { verticalSize: 40, slashSize: 30, lastQ: 32, sinkColumns: 8, localDiagonals: 12, blockSize: 32 }, true],
+  ["verticalSlash(tiles)", D.verticalSlash as Est, { verticalSize: 40, slashSize: 30, lastQ: 32, sinkColumns: 8, localDiagonals: 12, blockSize: 32, cover: "tiles" }, false],
   ["minferenceBlockSparse", D.minferenceBlockSparse as Est, { blockSize: 32, topK: 3 }, false],
   ["aShape", D.aShape as Est, { sink: 16, local: 48, blockSize: 32 }, true],
   ["xattention", D.xattention as Est, { stride: 4, blockSize: 32, threshold: 0.8 }, false],
@@ -85,6 +86,21 @@ test("verticalSlash: matches a brute-force run of MInference's rule and always k
       for (let c = 0; c < Math.min(30, i + 1); c++) assert.ok(bm.mask!.at(0, h, i, c), `seed ${seed}: (${i}, ${c})`);
       for (let d = 0; d < Math.min(100, i + 1); d++) assert.ok(bm.mask!.at(0, h, i, i - d), `seed ${seed}: (${i}, ${i - d})`);
     }
+});
+
+test("verticalSlash cover 'tiles' computes every tile the exact cover touches, whole", async () => {
+  const seed = freshSeed();
+  const q = randn([1, 2, 256, 16], seed);
+  const k = randn([1, 2, 256, 16], seed + 1);
+  const o = { verticalSize: 20, slashSize: 20, sinkColumns: 4, localDiagonals: 8, blockSize: 32 };
+  const exact = classes(await D.verticalSlash(q, k, o));
+  const tiles = classes(await D.verticalSlash(q, k, { ...o, cover: "tiles" }));
+  const nb = 8;
+  exact.forEach((c, i) => {
+    const r = Math.floor(i / nb) % nb, col = i % nb;
+    assert.equal(tiles[i] > 0, c > 0, `seed ${seed}: tile ${i} kept in both`);
+    if (c > 0) assert.equal(tiles[i], col < r ? 2 : 1, `seed ${seed}: tile ${i} full below the diagonal`);
+  });
 });
 
 test("xattention: per block row keeps at least τ of the estimated mass, column 0 and the diagonal; masses match a brute-force antidiagonal estimate", async () => {

@@ -26,7 +26,7 @@ test("llmLike: deterministic per seed, shaped as asked, and its planted structur
       const z = s.reduce((acc, x) => acc + Math.exp(x - m), 0);
       s.forEach((x, j) => { if (marked.has(j) && j <= i) { onMarked += Math.exp(x - m) / z; uniform += 1 / (i + 1); } });
     }
-    assert.ok(onMarked > 3 * uniform, `seed ${seed}: head ${h} sinks+stripes mass ${onMarked} vs uniform ${uniform}`);
+    assert.ok(onMarked > 2 * uniform, `seed ${seed}: head ${h} sinks+stripes mass ${onMarked} vs uniform ${uniform}`);
   }
   // A needle's queries put clearly more than a uniform share on its key.
   const n = a.heads[2].needles[0];
