@@ -22,12 +22,22 @@ export type ReadbackFor<D extends DType> = D extends "f32" | "f16" | "bf16"
     ? Int32Array
     : Uint8Array;
 
+/**
+ * Every dtype name.
+ * @example
+ * sl.DTYPES;   // ["f32", "f16", "bf16", "i32", "u8", "bool"]
+ */
 export const DTYPES: readonly DType[] = ["f32", "f16", "bf16", "i32", "u8", "bool"];
 
 export function isDType(x: unknown): x is DType {
   return typeof x === "string" && (DTYPES as readonly string[]).includes(x);
 }
 
+/**
+ * True for f32, f16 and bf16.
+ * @example
+ * sl.isFloat("bf16");   // true
+ */
 export function isFloat(d: DType): boolean {
   return d === "f32" || d === "f16" || d === "bf16";
 }
@@ -53,7 +63,11 @@ export function allocStorage(d: DType, n: number): Storage {
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
-/** f32 -> bf16 bits, round to nearest even; NaN stays a quiet NaN, Inf stays Inf. */
+/**
+ * f32 -> bf16 bits, round to nearest even; NaN stays a quiet NaN, Inf stays Inf.
+ * @example
+ * sl.f32ToBf16(1).toString(16);   // "3f80"
+ */
 export function f32ToBf16(x: number): number {
   f32buf[0] = x;
   const u = u32buf[0];
@@ -62,12 +76,21 @@ export function f32ToBf16(x: number): number {
   return ((u + rounding) >>> 16) & 0xffff;
 }
 
+/**
+ * bf16 bits -> the number they hold (exact).
+ * @example
+ * sl.bf16ToF32(0x3f80);   // 1
+ */
 export function bf16ToF32(h: number): number {
   u32buf[0] = (h & 0xffff) << 16;
   return f32buf[0];
 }
 
-/** f32 -> IEEE half bits, round to nearest even, with subnormals, overflow to Inf, NaN kept. */
+/**
+ * f32 -> IEEE half bits, round to nearest even, with subnormals, overflow to Inf, NaN kept.
+ * @example
+ * sl.f32ToF16(65504).toString(16);   // "7bff" (the largest half)
+ */
 export function f32ToF16(x: number): number {
   f32buf[0] = x;
   const u = u32buf[0];
@@ -93,6 +116,11 @@ export function f32ToF16(x: number): number {
   return sign | h;
 }
 
+/**
+ * IEEE half bits -> the number they hold (exact).
+ * @example
+ * sl.f16ToF32(0x0001);   // 2^-24, the smallest subnormal
+ */
 export function f16ToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;

@@ -35,6 +35,9 @@ export function mulhi32(a: number, b: number): number {
  * Each round: (hi0, lo0) = M0 * c0, (hi1, lo1) = M1 * c2;
  * c = [hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0]; then the key is bumped by the Weyl constants
  * (0x9E3779B9, 0xBB67AE85) before the next round.
+ * @example
+ * const out = new Uint32Array(4);
+ * sl.philox4x32(0, 0, 0, 0, 0, 0, out);   // [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
  */
 export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): void {
   c0 >>>= 0; c1 >>>= 0; c2 >>>= 0; c3 >>>= 0; k0 >>>= 0; k1 >>>= 0;

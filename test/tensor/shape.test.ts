@@ -68,3 +68,18 @@ test("indexSelect and gather", async () => {
   expectError(() => sl.indexSelect(m, 0, [5]), "indexSelect", "'indices'", "5");
   expectError(() => sl.gather(g, 1, sl.tensor([[0.5]])), "gather", "'index'", "f32");
 });
+
+test("Tensor methods: reshape, astype, to, item", async () => {
+  const t = sl.arange(6).reshape([2, 3]);
+  assert.deepEqual(await t.toArray(), [[0, 1, 2], [3, 4, 5]]);
+  const h = t.astype("f16");
+  assert.equal(h.dtype, "f16");
+  assert.deepEqual(Array.from(await h.toTypedArray()), [0, 1, 2, 3, 4, 5]);
+  assert.equal(t.to("bf16").dtype, "bf16");
+  const c = t.to("cpu");
+  assert.notEqual(c.data, t.data);
+  assert.deepEqual(Array.from(c.data), Array.from(t.data));
+  assert.equal(sl.tensor([2.5], { dtype: "bf16" }).item(), 2.5);
+  assert.throws(() => t.item(), /one element/);
+  expectError(() => t.to("f64" as any), "Tensor.to", "'target'", "f64");
+});
