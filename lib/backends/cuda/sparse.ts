@@ -9,6 +9,7 @@ import { toCuda } from "./codegen.js";
 import { devicePtr, emptyCuda, toDevice, toHost } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
 import { CODEGEN_PRELUDE } from "./codegen.js";
+import { programDependsOnBatchHead } from "../../attention/masks/support/ir.js";
 
 /**
  * The SIMT kernels of sparse_ops.cu from TypeScript: decode attention over selected tokens,
@@ -138,14 +139,17 @@ export async function cudaCreateBlockMask(
   const B = opts.B ?? 1, H = opts.H ?? 1, { qLen, kvLen } = opts;
   const [qbs, kvbs] = blockSizes(op, opts.blockSize);
   const nq = Math.ceil(qLen / qbs), nk = Math.ceil(kvLen / kvbs);
-  const classes = new Uint8Array(B * H * nq * nk);
+  // A mask that reads neither b nor h is classified once and shared by every (b, h).
+  const dep = programDependsOnBatchHead(mask.program);
+  const cB = dep.b ? B : 1, cH = dep.h ? H : 1;
+  const classes = new Uint8Array(cB * cH * nq * nk);
   const todo: number[] = [];
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
+  for (let b = 0; b < cB; b++)
+    for (let h = 0; h < cH; h++)
       for (let i = 0; i < nq; i++)
         for (let j = 0; j < nk; j++) {
           const c = mask.classifyTile?.(b, h, i * qbs, Math.min(qLen, (i + 1) * qbs), j * kvbs, Math.min(kvLen, (j + 1) * kvbs));
-          const at = ((b * H + h) * nq + i) * nk + j;
+          const at = ((b * cH + h) * nq + i) * nk + j;
           if (c === undefined) todo.push(b, h, i, j);
           else classes[at] = c;
         }
@@ -163,11 +167,12 @@ export async function cudaCreateBlockMask(
     const got = (await toHost(out)).data as Uint8Array;
     for (let t = 0; t < n; t++) {
       const [b, h, i, j] = todo.slice(4 * t, 4 * t + 4);
-      classes[((b * H + h) * nq + i) * nk + j] = got[t] === 2 ? TILE_FULL : got[t] === 1 ? TILE_PARTIAL : TILE_EMPTY;
+      classes[((b * cH + h) * nq + i) * nk + j] = got[t] === 2 ? TILE_FULL : got[t] === 1 ? TILE_PARTIAL : TILE_EMPTY;
     }
     for (const t of [...tables, tiles, out]) t.dispose();
   }
   const per = nq * nk;
-  const fields = fieldsFromClasses(B, H, nq, nk, (b, h) => classes.subarray((b * H + h) * per, (b * H + h + 1) * per));
+  const slot = (b: number, h: number) => (dep.b ? b : 0) * cH + (dep.h ? h : 0);
+  const fields = fieldsFromClasses(B, H, nq, nk, (b, h) => classes.subarray(slot(b, h) * per, (slot(b, h) + 1) * per), slot);
   return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask });
 }

@@ -100,14 +100,30 @@ __device__ __forceinline__ float score_fn(float score, int b, int h, int q, int 
 #endif
 
 // Loads a [rows x HEAD_DIM] tile whose first row is `row0` (rows >= nrows are zero-filled).
+// When the CTA's threads cover whole rows in groups of 8 (D = 64, 128), each thread's chunk
+// column and swizzle are the same for every row it copies, so its shared-memory offsets are
+// constants and its global address advances by a fixed stride: a few instructions per copy.
+#define FAST_LOAD (THREADS % CHUNKS == 0 && (THREADS / CHUNKS) % 8 == 0 && SWZ_MASK == 7)
 template <int ROWS>
 __device__ __forceinline__ void load_tile(elem_t* sm, const elem_t* g, int row0, int nrows) {
+#if FAST_LOAD
+  const int r = threadIdx.x / CHUNKS, ch = threadIdx.x % CHUNKS;
+  elem_t* dst = sm + (r * CHUNKS + (ch ^ (r & 7))) * 8;
+  const elem_t* src = g + (size_t)(row0 + r) * HEAD_DIM + ch * 8;
+#pragma unroll
+  for (int i = 0; i < ROWS * CHUNKS / THREADS; i++) {
+    const int rr = row0 + r + i * (THREADS / CHUNKS);
+    const bool valid = rr < nrows;
+    cp_async16(dst + i * THREADS * 8, valid ? src + (size_t)i * (THREADS / CHUNKS) * HEAD_DIM : g, valid);
+  }
+#else
   for (int c = threadIdx.x; c < ROWS * CHUNKS; c += THREADS) {
     int r = c / CHUNKS, ch = c % CHUNKS;
     bool valid = row0 + r < nrows;
     const elem_t* src = g + (size_t)(valid ? row0 + r : 0) * HEAD_DIM + ch * 8;
     cp_async16(sm + swz(r, ch) * 8, src, valid);
   }
+#endif
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS)
@@ -181,6 +197,10 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   for (int i = 0; i < HEAD_DIM / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
   float mA = NEG_INF, mB = NEG_INF, lA = 0.f, lB = 0.f;
   u32 qf[HEAD_DIM / 16][4];
+  // Per-thread ldmatrix offsets (elements) for the swizzled K and V tiles.
+  const int kRow = (lane % 8) * HEAD_DIM, kx = (lane / 8) ^ (lane & 7);
+  const int vRow = ((lane % 8) + ((lane / 8) % 2) * 8) * HEAD_DIM, vx = (lane / 16) ^ (lane & 7);
+  (void)kRow; (void)kx; (void)vRow; (void)vx;
 #ifdef HAS_SCORE_MOD
 #define SC2 1.f  // scores are already scaled and in the log2 domain
 #else
@@ -225,7 +245,13 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         int row = n * 8 + (lane % 8), ch = kk * 2 + lane / 8;
         u32 b0, b1, b2, b3;
         if (kk + 1 < HEAD_DIM / 16) {
+#if SWZ_MASK == 7
+          // row & 7 == lane & 7 and kk * 2 shares no bits with lane / 8, so the swizzled chunk
+          // is (kk * 2) ^ kx with kx fixed per thread: no per-load swizzle arithmetic.
+          ldmatrix_x4(b0, b1, b2, b3, cK + kRow + n * 8 * HEAD_DIM + (((kk * 2) ^ kx) << 3));
+#else
           ldmatrix_x4(b0, b1, b2, b3, cK + swz(row, ch) * 8);
+#endif
           mma16816(s[n], qf[kk], b0, b1);
           mma16816(s[n], qf[kk + 1], b2, b3);
         } else {
@@ -314,10 +340,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
       pa[3] = pack2(s[2 * t + 1][2], s[2 * t + 1][3]);
 #pragma unroll
       for (int dn = 0; dn < HEAD_DIM / 8; dn += 2) {
+        u32 b0, b1, b2, b3;
+#if SWZ_MASK == 7
+        ldmatrix_x4_trans(b0, b1, b2, b3, cV + vRow + t * 16 * HEAD_DIM + ((dn ^ vx) << 3));
+#else
         int row = t * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
         int ch = dn + lane / 16;
-        u32 b0, b1, b2, b3;
         ldmatrix_x4_trans(b0, b1, b2, b3, cV + swz(row, ch) * 8);
+#endif
         mma16816(o[dn], pa, b0, b1);
         mma16816(o[dn + 1], pa, b2, b3);
       }
