@@ -127,7 +127,7 @@ export function buildCellSources(
   header += "\n";
   const headerEdit: Edit = { pos: 0, remove: 0, insert: header };
   const footer = `\nexport { ${importNames.join(", ")} };\n`;
-  const checked = new EditedText(code, [headerEdit, ...exportEdits, { pos: code.length, remove: 0, insert: footer }]);
+  const checked = new EditedText(code, [headerEdit, ...exportEdits, { pos: code.length, remove: 0, insert: footer, cursorBefore: true }]);
 
   const runtimeEdits: Edit[] = [headerEdit, ...exportEdits, ...runtimeImportEdits];
   const last = sf.statements[sf.statements.length - 1];

@@ -276,7 +276,13 @@ export class Checker {
   complete(code: string, cursorCp: number): CompleteResult {
     const { fileName, offset, pos } = this.scratch(code, cursorCp);
     let start = offset;
-    while (start > 0 && /[\p{L}\p{N}_$]/u.test(code[start - 1])) start--;
+    for (;;) {
+      // Step back one code point at a time: identifiers may hold astral letters (surrogate pairs).
+      const lo = code.charCodeAt(start - 1);
+      const width = lo >= 0xdc00 && lo <= 0xdfff && start >= 2 ? 2 : 1;
+      if (start - width < 0 || !/^[\p{L}\p{N}_$]$/u.test(code.slice(start - width, start))) break;
+      start -= width;
+    }
     const prefix = code.slice(start, offset);
     const info = this.service.getCompletionsAtPosition(fileName, pos, { includeCompletionsWithInsertText: false });
     const entries = (info?.entries ?? [])

@@ -8,6 +8,8 @@ export interface Edit {
   /** Characters of the original removed at pos. */
   remove: number;
   insert: string;
+  /** A cursor exactly at pos stays before this insertion (a footer) instead of after it. */
+  cursorBefore?: boolean;
 }
 
 export class EditedText {
@@ -41,7 +43,7 @@ export class EditedText {
   toEdited(offset: number): number {
     let delta = 0;
     for (const e of this.edits) {
-      if (e.pos > offset) break;
+      if (e.pos > offset || (e.pos === offset && e.cursorBefore)) break;
       delta += e.insert.length - e.remove;
     }
     return offset + delta;

@@ -5,7 +5,8 @@
  */
 import type { CommMessageHandler, KernelComms } from "../../widgets/comm.js";
 import { currentContext } from "../io/output-context.js";
-import { showIn } from "../display/api.js";
+import { formatState, showIn } from "../display/api.js";
+import { formatValue } from "../display/format.js";
 
 export class Comms implements KernelComms {
   private readonly live = new Map<string, string>();
@@ -51,6 +52,14 @@ export class Comms implements KernelComms {
 
   clearOutput(wait = false): void {
     currentContext()?.publish("clear_output", { wait });
+  }
+
+  stream(name: "stdout" | "stderr", text: string): void {
+    currentContext()?.stream(name, text);
+  }
+
+  format(value: unknown): Promise<Record<string, unknown>> {
+    return formatValue(value, formatState);
   }
 
   currentParentMsgId(): string {

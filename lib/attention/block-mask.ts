@@ -197,7 +197,11 @@ export class BlockMask implements BlockMaskFields {
     return Math.ceil(this.kvLen / this.kvBlockSize);
   }
 
-  /** Tile classes of one (b, h): Uint8Array [qBlocks * kvBlocks], 0 empty, 1 partial, 2 full. */
+  /**
+   * Tile classes of one (b, h): Uint8Array [qBlocks * kvBlocks], 0 empty, 1 partial, 2 full.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256 }).tileClasses(0, 0);  // [1, 0, 2, 1]
+   */
   tileClasses(b = 0, h = 0): Uint8Array {
     checkInt("BlockMask.tileClasses", "b", b, 0, this.B - 1);
     checkInt("BlockMask.tileClasses", "h", h, 0, this.H - 1);
@@ -213,7 +217,11 @@ export class BlockMask implements BlockMaskFields {
     return out;
   }
 
-  /** Counts of partial, full and empty tiles over every (b, h). */
+  /**
+   * Counts of partial, full and empty tiles over every (b, h).
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 512, kvLen: 512 }).blockCounts();  // { partial: 4, full: 6, empty: 6, total: 16 }
+   */
   blockCounts(): BlockCounts {
     let partial = 0, full = 0;
     const pn = this.kvNumBlocks.data, fn = this.fullKvNumBlocks.data;
@@ -295,6 +303,9 @@ export class BlockMask implements BlockMaskFields {
    * The element mask the block mask stands for, as a bool Tensor [B, H, qLen, kvLen]: full
    * tiles true, partial tiles from the mask, empty tiles false. For small sizes only
    * (at most 2^26 elements).
+   * @example
+   * const m = sl.createBlockMask(sl.masks.slidingWindow(4), { qLen: 16, kvLen: 16, blockSize: 8 }).toDenseMask();
+   * m.shape;  // [1, 1, 16, 16]
    */
   toDenseMask(): Tensor<"bool"> {
     const n = this.B * this.H * this.qLen * this.kvLen;
@@ -369,6 +380,8 @@ export class BlockMask implements BlockMaskFields {
    * The transposed lists FlexAttention keeps for the backward pass: for each (b, h, kvBlock),
    * the query blocks whose tile is partial (qNumBlocks / qIndices) or full (fullQNumBlocks /
    * fullQIndices), ascending, padded with 0.
+   * @example
+   * const { qNumBlocks } = sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256 }).qBlockLists();
    */
   qBlockLists(): { qNumBlocks: Tensor<"i32">; qIndices: Tensor<"i32">; fullQNumBlocks: Tensor<"i32">; fullQIndices: Tensor<"i32"> } {
     const nq = this.qBlocks, nk = this.kvBlocks, BH = this.B * this.H;
@@ -396,6 +409,8 @@ export class BlockMask implements BlockMaskFields {
   /**
    * A text picture of one (b, h) (default 0, 0): '█' full, '░' partial, '·' empty; large
    * grids are drawn coarser (one character per group of tiles, '░' when the group is mixed).
+   * @example
+   * console.log(sl.createBlockMask(sl.masks.slidingWindow(256), { qLen: 4096, kvLen: 4096 }).toString({ maxCols: 32 }));
    */
   toString(opts: { b?: number; h?: number; maxCols?: number; maxRows?: number } = {}): string {
     const b = opts.b ?? 0, h = opts.h ?? 0;
@@ -553,6 +568,8 @@ export class BlockMask implements BlockMaskFields {
    * Reads a block mask written by toSafetensors (or by PyTorch with the same names): needs
    * kv_num_blocks and kv_indices (full_* optional), BLOCK_SIZE in the metadata (default 128)
    * and seq_lengths (default whole blocks). Pass the mask that refines partial tiles.
+   * @example
+   * const bm = sl.BlockMask.fromSafetensors(await readFile("block_mask.safetensors"), { mask: sl.masks.causal() });
    */
   static fromSafetensors(bytes: Uint8Array, opts: { mask?: Mask } = {}): BlockMask {
     const op = "BlockMask.fromSafetensors";

@@ -64,6 +64,11 @@ const BIN_JS: Record<string, (a: string, b: string) => string> = {
   xor: (a, b) => `(!${a} !== !${b} ? 1 : 0)`,
 };
 
+/** SPARSELAB_DEBUG=2 (or more) prints every generated program to stderr. */
+function debugPrint(what: string, src: string): void {
+  if (Number(globalThis.process?.env?.SPARSELAB_DEBUG ?? 0) >= 2) console.error(`[sparselab] ${what}:\n${src}`);
+}
+
 /** Floored modulo, as the IR defines `mod`. */
 export function floorMod(a: number, b: number): number {
   return a - b * Math.floor(a / b);
@@ -104,6 +109,7 @@ export function exprToJs(e: MaskExpr): string {
 export function compileProgram(p: MaskProgram): CompiledProgram {
   const names = p.tables.map((_, i) => `T${i}`);
   const body = `"use strict"; return function (b, h, q, kv, score) { return ${exprToJs(p.expr)}; };`;
+  debugPrint("compiled mask program", body);
   const make = new Function("R", ...names, body) as (...a: unknown[]) => CompiledProgram;
   return make(runtime, ...p.tables);
 }
@@ -378,6 +384,9 @@ function genInterval(e: MaskExpr, out: string[], counter: { n: number }, tables:
 /**
  * Compiles the interval twin of a program: `(box) => { lo, hi, nan }`, bounds on the value over
  * every point of the box (inclusive ranges).
+ * @example
+ * const bounds = sl.compileInterval(sl.mask("q - kv < 256").program!);
+ * bounds({ b: [0, 0], h: [0, 0], q: [1000, 1127], kv: [0, 127] });  // { lo: 0, hi: 0, nan: false }: never true there
  */
 export function compileInterval(p: MaskProgram): (box: IntervalBox) => IntervalResult {
   const fn = compileIntervalRaw(p);
@@ -393,6 +402,7 @@ function compileIntervalRaw(p: MaskProgram): { run: IntervalFn; R: IntervalRunti
   const tables = p.tables;
   const [l, h] = genInterval(p.expr, out, { n: 0 }, tables);
   const body = `"use strict"; return function (b0, b1, h0, h1, q0, q1, k0, k1, s0, s1) { R.nan = 0; ${out.join("\n")}\nR.r0 = ${l}; R.r1 = ${h}; return 0; };`;
+  debugPrint("compiled interval program", body);
   const R = new IntervalRuntime(
     p.tables.map((t) => rangeMinMax(t)),
     p.tables,
@@ -404,6 +414,9 @@ function compileIntervalRaw(p: MaskProgram): { run: IntervalFn; R: IntervalRunti
 /**
  * A `classifyTile` for any program: TILE_FULL when the value is certainly true over the tile,
  * TILE_EMPTY when certainly false, undefined otherwise (the caller then looks closer).
+ * @example
+ * const classify = sl.irClassifier(sl.mask("doc[q] == doc[kv]", { doc: [0, 0, 1, 1] }).program!);
+ * classify(0, 0, 0, 2, 2, 4);  // sl.TILE_EMPTY (0): documents 0 and 1 never meet
  */
 export function irClassifier(p: MaskProgram): (b: number, h: number, q0: number, q1: number, kv0: number, kv1: number) => TileClass | undefined {
   const { run, R } = compileIntervalRaw(p);

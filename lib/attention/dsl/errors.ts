@@ -1,6 +1,12 @@
 /** Errors of the expression language: they quote the expression and put a caret under the culprit. */
 import { SparselabError } from "../../errors.js";
 
+/**
+ * A mask or score-mod expression outside the language. `column` (0-based) and `token` say
+ * where; the message quotes the expression with a caret under the token.
+ * @example
+ * try { sl.mask("q >= kv and foo < 3"); } catch (e) { if (e instanceof sl.ExpressionError) e.column; }  // 12
+ */
 export class ExpressionError extends SparselabError {
   /** 0-based column of the offending token in the expression. */
   readonly column: number;

@@ -1,7 +1,6 @@
 import { argError } from "../../errors.js";
 import { compileProgram } from "../mask-ir-js.js";
 import { describe, makeMask } from "../masks/support/make-mask.js";
-import { programDependsOnBatchHead } from "../masks/support/ir.js";
 import type { Mask } from "../types.js";
 import { lowerExpression, type ExprParam } from "./lower.js";
 
@@ -37,7 +36,7 @@ export function mask(expr: string | MaskFn, params: Record<string, ExprParam> = 
   return makeMask({
     kind: "expr",
     name: expr.trim() + (nums.length ? ` {${nums.map(([k, v]) => `${k}=${v}`).join(", ")}}` : ""),
-    params: { expr, ...params, ...shown, dependsOn: programDependsOnBatchHead(program) },
+    params: { expr, ...params, ...shown },
     at: (b, h, q, kv) => !!f(b, h, q, kv, 0),
     program,
   });

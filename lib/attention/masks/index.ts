@@ -9,6 +9,6 @@ export { globalTokens } from "./global-tokens.js";
 export { bigBird, type BigBirdOptions } from "./big-bird.js";
 export { strided } from "./strided.js";
 export { fixed } from "./fixed.js";
-export { neighborhood1d, neighborhood2d, neighborhood3d, windowStart, type NeighborhoodOptions } from "./neighborhood.js";
+export { neighborhood1d, neighborhood2d, neighborhood3d, type NeighborhoodOptions } from "./neighborhood.js";
 export { radial, type RadialOptions } from "./radial.js";
 export { power } from "./power.js";
