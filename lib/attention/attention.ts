@@ -12,7 +12,10 @@ import type { ScoreMod } from "./types.js";
 export interface AttentionOptions {
   /**
    * Which tiles to compute (FlexAttention layout). Absent = dense: every query attends every
-   * key. Its B and H may be 1 (broadcast) or equal to q's batch and query heads.
+   * key. Its B and H may be 1 (broadcast) or equal to q's batch and query heads. A broadcast
+   * block mask shares its tile classes, while its mask is still evaluated at the real (b, h)
+   * inside partial tiles (as in FlexAttention): for a mask that reads b or h, build the block
+   * mask with the full B and H.
    */
   blockMask?: BlockMaskFields;
   /** Applied to each scaled score before masking (FlexAttention order: score_mod, then mask). */
