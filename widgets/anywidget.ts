@@ -86,15 +86,13 @@ export class AnyWidget<S extends Record<string, unknown> = Record<string, unknow
     this.on("msg:custom", (content: any, buffers) => this._onCommand(content, buffers));
   }
 
-  override get<K extends keyof S & string>(name: K): S[K];
-  override get(name: string): any;
-  override get(name: string): any {
+  /** Reads a state key (typed by S). */
+  override get<K extends keyof S & string>(name: K): S[K] {
     return super.get(name);
   }
 
-  override set<K extends keyof S & string>(name: K, value: S[K]): void;
-  override set(name: string, value: unknown): void;
-  override set(name: string, value: unknown): void {
+  /** Writes a state key (typed by S); new keys are allowed when S allows them. */
+  override set<K extends keyof S & string>(name: K, value: S[K]): void {
     super.set(name, value);
   }
 

@@ -38,7 +38,7 @@ export {
 } from "./boxes.js";
 export { Output, type OutputItem, type OutputOptions } from "./output.js";
 export { link, dlink, jslink, jsdlink, JsLink, type Link, type WidgetTrait } from "./link.js";
-export { interact, interactive, fixed, Fixed, Interactive, Interaction, type ValuesOf, type ControlsSpec } from "./interact.js";
+export { interact, interactive, fixed, Fixed, Interactive, Interaction, type ValuesOf, type ControlsSpec, type ControlsOf, type ControlOf } from "./interact.js";
 export { AnyWidget, widget, type AnyWidgetOptions, type CommandHandler } from "./anywidget.js";
 export { widgetState, updateStatesMessage, installControlTarget, type WidgetStateSnapshot, type WidgetStateEntry } from "./state.js";
 export { setKernelComms, getKernelComms, onKernelComms, type KernelComms, type CommMessageHandler } from "./comm.js";

@@ -58,7 +58,21 @@ export type ValueOf<C> = C extends Fixed<infer T>
                   ? V
                   : unknown;
 
+/** The control a shorthand becomes (numbers may become an IntSlider or a FloatSlider). */
+export type ControlOf<C> = C extends Fixed<any>
+  ? C
+  : C extends Widget
+    ? C
+    : C extends boolean
+      ? Checkbox
+      : C extends string
+        ? Text
+        : C extends number | readonly [number, number] | readonly [number, number, number]
+          ? IntSlider | FloatSlider
+          : Dropdown<ValueOf<C>>;
+
 export type ControlsSpec = Record<string, unknown>;
+export type ControlsOf<C extends ControlsSpec> = { [K in keyof C]: ControlOf<C[K]> };
 export type ValuesOf<C extends ControlsSpec> = { [K in keyof C]: ValueOf<C[K]> };
 
 function isNumTuple(x: unknown): x is number[] {
@@ -112,7 +126,7 @@ export function controlFor(name: string, spec: unknown): Widget | Fixed<unknown>
  */
 export class Interactive<C extends ControlsSpec = ControlsSpec, R = unknown> extends VBox {
   /** The control of each argument (Fixed for fixed ones). */
-  readonly controls: { [K in keyof C]: Widget | Fixed<unknown> };
+  readonly controls: ControlsOf<C>;
   /** Where the function's output goes. */
   readonly output: Output;
   /** The last run's return value (undefined after an error). */
@@ -130,20 +144,20 @@ export class Interactive<C extends ControlsSpec = ControlsSpec, R = unknown> ext
     if (controls === null || typeof controls !== "object" || Array.isArray(controls)) {
       argError("interact", "controls", "an object {name: control or shorthand}", show(controls));
     }
-    const built = {} as { [K in keyof C]: Widget | Fixed<unknown> };
+    const built = {} as ControlsOf<C>;
     for (const [k, v] of Object.entries(controls)) (built as any)[k] = controlFor(k, v);
     const output = new Output();
-    super([...Object.values(built).filter((w): w is Widget => w instanceof Widget), output], { _dom_classes: ["widget-interact"] });
+    super([...(Object.values(built) as unknown[]).filter((w): w is Widget => w instanceof Widget), output], { _dom_classes: ["widget-interact"] });
     this.controls = built;
     this.output = output;
     this._fn = fn;
-    for (const w of Object.values(built)) if (w instanceof Widget) w.observe("value", () => this.update());
+    for (const w of Object.values(built) as unknown[]) if (w instanceof Widget) w.observe("value", () => this.update());
   }
 
   /** The current values of all controls. */
   values(): ValuesOf<C> {
     const out: Record<string, unknown> = {};
-    for (const [k, w] of Object.entries(this.controls)) out[k] = w instanceof Fixed ? w.value : (w as any).value;
+    for (const [k, w] of Object.entries(this.controls) as [string, unknown][]) out[k] = w instanceof Fixed ? w.value : (w as any).value;
     return out as ValuesOf<C>;
   }
 
@@ -212,7 +226,7 @@ export class Interactive<C extends ControlsSpec = ControlsSpec, R = unknown> ext
  * const ui = widgets.interactive(({ w }) => `window ${w}`, { w: [0, 1024, 16] });
  * new widgets.HBox([ui])
  */
-export function interactive<C extends ControlsSpec, R>(fn: (values: ValuesOf<C>) => R | Promise<R>, controls: C): Interactive<C, R> {
+export function interactive<const C extends ControlsSpec, R>(fn: (values: ValuesOf<C>) => R | Promise<R>, controls: C): Interactive<C, R> {
   const ui = new Interactive(fn, controls);
   void ui.update();
   return ui;
@@ -226,7 +240,7 @@ export class Interaction<C extends ControlsSpec = ControlsSpec, R = unknown> {
     /** Resolves when the first run (and any coalesced re-run) has finished. */
     readonly ready: Promise<void>,
   ) {}
-  get controls() {
+  get controls(): ControlsOf<C> {
     return this.widget.controls;
   }
   get output(): Output {
@@ -248,7 +262,7 @@ export class Interaction<C extends ControlsSpec = ControlsSpec, R = unknown> {
  * @example
  * widgets.interact(({ window, causal }) => `window ${window}, causal ${causal}`, { window: [0, 1024, 16], causal: true });
  */
-export function interact<C extends ControlsSpec, R>(fn: (values: ValuesOf<C>) => R | Promise<R>, controls: C): Interaction<C, R> {
+export function interact<const C extends ControlsSpec, R>(fn: (values: ValuesOf<C>) => R | Promise<R>, controls: C): Interaction<C, R> {
   const ui = new Interactive(fn, controls);
   ui.show();
   return new Interaction(ui, ui.update());

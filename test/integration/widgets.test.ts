@@ -226,3 +226,45 @@ test("the jupyter.widget.control comm answers request_states with every widget",
   assert.equal(reply.states[sid].model_name, "ButtonModel");
   assert.equal(reply.states[sid].state.description, "go");
 });
+
+test("interact: a slider change from the front-end re-runs fn; its result lands in the Output by msg_id", { timeout: 60_000 }, async () => {
+  await exec(`
+    const h = interact(({ n }: { n: number }) => n * 2, { n: [0, 10] });
+    (globalThis as any).__ids = { n: h.controls.n.model_id, out: h.output.model_id };
+    await h.ready;`);
+  const nid = await idOf("n");
+  const oid = await idOf("out");
+  await waitFor("the slider comm", () => comms.get(nid));
+  const up = await frontendSend(nid, { method: "update", state: { value: 3 }, buffer_paths: [] });
+  const seq = iopub
+    .filter((m) => (m.parent_header as any).msg_id === up)
+    .filter((m) => ["clear_output", "display_data", "stream"].includes(m.header.msg_type) || (m.header.msg_type === "comm_msg" && (m.content as any).comm_id === oid));
+  const shape = seq.map((m) =>
+    m.header.msg_type === "comm_msg" ? `msg_id=${(m.content as any).data.state.msg_id}` : m.header.msg_type === "display_data" ? `display:${(m.content as any).data["text/plain"]}` : m.header.msg_type,
+  );
+  assert.deepEqual(shape, [`msg_id=${up}`, "clear_output", "display:6", "msg_id="]);
+});
+
+test("anywidget through the kernel: state both ways, custom messages with binary buffers both ways", { timeout: 60_000 }, async () => {
+  await exec(`
+    const aw = widgets.widget({ esm: "export default { render({ model, el }) { el.textContent = model.get('count'); } }", state: { count: 0 } });
+    aw.observe("count", (c) => console.log("count now", c.new));
+    aw.on("msg:custom", (content, buffers) => aw.send({ got: content.kind, n: buffers[0].length }, [new Float32Array([1.5, 2.5])]));
+    (globalThis as any).__ids = { aw: aw.model_id };
+    aw`);
+  const id = await idOf("aw");
+  const st = (openOf(id).content.data as any).state;
+  assert.deepEqual([st._model_name, st._model_module, st._view_name, st.count], ["AnyModel", "anywidget", "AnyView", 0]);
+  await waitFor("the anywidget comm", () => comms.get(id));
+  const up = await frontendSend(id, { method: "update", state: { count: 5 }, buffer_paths: [] });
+  assert.deepEqual(commMsgs(id, up)[0]!.content.data, { method: "echo_update", state: { count: 5 }, buffer_paths: [] });
+  assert.match(printed(up), /count now 5/);
+  const { msgId: set } = await exec(`aw.state.count = 11`);
+  assert.deepEqual(commMsgs(id, set).at(-1)!.content.data, { method: "update", state: { count: 11 }, buffer_paths: [] });
+  const custom = await frontendSend(id, { method: "custom", content: { kind: "ping" } }, [new Uint8Array([1, 2, 3, 4]).buffer]);
+  const reply = commMsgs(id, custom).at(-1)!;
+  assert.deepEqual(reply.content.data, { method: "custom", content: { got: "ping", n: 4 } });
+  const buf = reply.buffers![0] as ArrayBuffer | ArrayBufferView;
+  const bytes = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
+  assert.deepEqual([...new Float32Array(bytes.slice().buffer)], [1.5, 2.5]);
+});

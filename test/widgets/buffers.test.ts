@@ -39,7 +39,7 @@ test("removeBuffers / putBuffers round trip nested binary values (random layouts
 test("binary state travels as buffers with buffer_paths both ways (comm_open, update, echo_update)", async () => {
   const k = freshKernel();
   const data = new Float32Array([0.5, 1.5, 2.5]);
-  const x = w.widget({ esm: "export default { render() {} }", state: { data, meta: { shape: [3] } } });
+  const x = w.widget<Record<string, unknown>>({ esm: "export default { render() {} }", state: { data, meta: { shape: [3] } } });
   await settle();
   const open = k.openOf(x.model_id);
   assert.deepEqual(open.data.buffer_paths, [["data"]]);
