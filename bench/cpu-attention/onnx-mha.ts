@@ -1,5 +1,5 @@
 /**
- * A one-node ONNX model running onnxruntime's com.microsoft MultiHeadAttention, written as
+ * One-node ONNX models for the peer (onnxruntime's com.microsoft MultiHeadAttention, and MatMul), written as
  * protobuf bytes by hand (no onnx package in Node): query/key/value [B, S, H·D] f32 in,
  * output [B, S, H·D]. Field numbers from onnx.proto3 (ModelProto, GraphProto, NodeProto,
  * AttributeProto, ValueInfoProto, TypeProto.Tensor, TensorShapeProto).
@@ -25,6 +25,17 @@ function valueInfo(name: string, dims: number[]): number[] {
   const shape = dims.flatMap((d) => bytes(1, int(1, d))); // TensorShapeProto.dim { dim_value }
   const tensorType = [...int(1, 1 /* FLOAT */), ...bytes(2, shape)];
   return [...str(1, name), ...bytes(2, bytes(1, tensorType))]; // name, type { tensor_type }
+}
+
+/** The model bytes for a plain MatMul [M, K] x [K, N] (ai.onnx), the peer of sl.matmul. */
+export function matmulModel(M: number, K: number, N: number): Uint8Array {
+  const node = [...str(1, "a"), ...str(1, "b"), ...str(2, "c"), ...str(3, "mm"), ...str(4, "MatMul")];
+  const graph = [
+    ...bytes(1, node), ...str(2, "mm_graph"),
+    ...bytes(11, valueInfo("a", [M, K])), ...bytes(11, valueInfo("b", [K, N])),
+    ...bytes(12, valueInfo("c", [M, N])),
+  ];
+  return Uint8Array.from([...int(1, 8), ...str(2, "sparselab-bench"), ...bytes(7, graph), ...bytes(8, [...str(1, ""), ...int(2, 17)])]);
 }
 
 /** The model bytes for MultiHeadAttention with `heads` heads over [B, S, hidden]. */
