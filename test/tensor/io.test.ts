@@ -51,6 +51,11 @@ test("safetensors round trip for every dtype, through bytes and files", async ()
     const f = await sl.loadSafetensors(p);
     assert.deepEqual(f.metadata, {});
     for (const k of Object.keys(ts)) sameTensor(f.tensors[k], ts[k], k);
+    // Loaded from a file, aligned tensors view the file's one buffer instead of copying it.
+    assert.equal(f.tensors.w_f32.data.buffer, f.tensors.w_bf16.data.buffer);
+    // Decoded from caller-owned bytes, they are copies.
+    const own = sl.decodeSafetensors(await sl.encodeSafetensors(ts)).tensors;
+    assert.notEqual(own.w_f32.data.buffer, own.w_bf16.data.buffer);
   } finally {
     rmSync(dir, { recursive: true });
   }

@@ -30,3 +30,13 @@ export function bytesToStorage<T extends Storage>(bytes: Uint8Array, make: (n: n
   else for (let i = 0; i < bytes.length; i += w) for (let j = 0; j < w; j++) ob[i + j] = bytes[i + w - 1 - j];
   return out;
 }
+
+/**
+ * A typed array over `bytes` without copying when the host is little-endian and the bytes sit
+ * at a multiple of the element size; otherwise a copy. The result aliases `bytes` when viewed.
+ */
+export function viewOrCopy<T extends Storage>(bytes: Uint8Array, ctor: { new (b: ArrayBufferLike, off: number, n: number): T; new (n: number): T; BYTES_PER_ELEMENT: number }): T {
+  const w = ctor.BYTES_PER_ELEMENT;
+  if ((LITTLE || w === 1) && bytes.byteOffset % w === 0) return new ctor(bytes.buffer, bytes.byteOffset, bytes.length / w);
+  return bytesToStorage(bytes, (n) => new ctor(n));
+}

@@ -4,7 +4,7 @@ import type { DType } from "../dtype.js";
 import { Tensor } from "../tensor.js";
 import { requireTensor } from "../check.js";
 import { numel } from "../shape-util.js";
-import { bytesToStorage, rawStorage, storageBytes } from "./bytes.js";
+import { bytesToStorage, rawStorage, storageBytes, viewOrCopy } from "./bytes.js";
 
 /*
  * safetensors (huggingface/safetensors): 8 bytes N (u64 little-endian), N bytes of UTF-8 JSON
@@ -89,6 +89,11 @@ function bad(what: string): never {
  * const { tensors, metadata } = sl.decodeSafetensors(bytes);   // tensors.w, { format: "pt" }
  */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
+  return decode(bytes, true);
+}
+
+/** `copy: false` lets tensors view `bytes` where aligned (only for buffers nobody else holds). */
+function decode(bytes: Uint8Array, copy: boolean): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) argError("decodeSafetensors", "bytes", "a Uint8Array or Buffer", typeof bytes);
   if (bytes.length < 8) bad(`${bytes.length} bytes, shorter than the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -131,7 +136,8 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
     ranges.push([offs[0], offs[1], name]);
     const raw = buffer.subarray(offs[0], offs[1]);
     if (dtype) {
-      const st2 = bytesToStorage(raw, (k) => (size === 4 ? (dtype === "f32" ? new Float32Array(k) : new Int32Array(k)) : size === 2 ? new Uint16Array(k) : new Uint8Array(k)));
+      const ctor = dtype === "f32" ? Float32Array : dtype === "i32" ? Int32Array : size === 2 ? Uint16Array : Uint8Array;
+      const st2 = copy ? bytesToStorage(raw, (k) => new ctor(k)) : viewOrCopy(raw, ctor as any);
       tensors[name] = new Tensor(shape, dtype, st2);
     } else {
       const rdv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -173,6 +179,8 @@ export async function saveSafetensors(path: string, tensors: Record<string, Tens
 
 /**
  * Reads a .safetensors file: `{ tensors: { name: Tensor }, metadata: { key: value } }`.
+ * Tensors whose bytes are aligned in the file (all of them in files written by sparselab or
+ * the safetensors library) share one buffer with no copy.
  * @example
  * const { tensors, metadata } = await sl.loadSafetensors("weights.safetensors");
  */
@@ -180,7 +188,9 @@ export async function loadSafetensors(path: string): Promise<SafetensorsContents
   if (typeof path !== "string" || !path) argError("loadSafetensors", "path", "a file path", String(path));
   const buf = await readFile(path);
   try {
-    return decodeSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    // The file's buffer is ours alone, so aligned tensors view it instead of copying: loading
+    // a large checkpoint needs about its size in memory, not twice that.
+    return decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), false);
   } catch (e) {
     if (e instanceof SparselabError) throw new SparselabError("loadSafetensors", `${path}: ${e.message.replace(/^\[sparselab\] decodeSafetensors: /, "")}`);
     throw e;
