@@ -140,7 +140,11 @@ class IntervalRuntime {
   r0 = 0;
   r1 = 0;
   nan = 0;
-  constructor(readonly rmq: RangeMinMax[], readonly tables: (Int32Array | Float32Array)[]) {}
+  /** Tables holding a NaN: min/max cannot bound them, so a lookup into one decides nothing. */
+  readonly hasNaN: boolean[];
+  constructor(readonly rmq: RangeMinMax[], readonly tables: (Int32Array | Float32Array)[]) {
+    this.hasNaN = tables.map((t) => t instanceof Float32Array && t.some((x) => Number.isNaN(x)));
+  }
   wide(): void {
     this.nan = 1;
     this.r0 = -Infinity;
@@ -215,6 +219,7 @@ class IntervalRuntime {
   }
   idx(t: number, l: number, h: number): void {
     const len = this.tables[t].length;
+    if (this.hasNaN[t]) this.nan = 1;
     if (!(l >= 0) || !(h < len) || l !== Math.floor(l) || h !== Math.floor(h)) {
       // Some index may be out of range or fractional: the point code throws there.
       this.nan = 1;
