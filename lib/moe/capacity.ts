@@ -1,10 +1,12 @@
 /**
  * Capacity and dropping. capacity = ceil(T·k/E · CF); each expert keeps at most `capacity`
  * assignments and drops the rest, choosing whom to keep by arrival order ("position": token
- * order, the first come are kept) or by weight ("probs": the highest combine weights are kept,
- * ties to the earlier token). No capacity factor = dropless. Every drop is reported.
+ * order, the first come are kept, as Megatron), by slot then token ("slot-major": every token's
+ * first choice before any second choice, as GShard / DeepSpeed's top2gating), or by weight
+ * ("probs": the highest combine weights are kept, ties to the earlier token). No capacity
+ * factor = dropless. Every drop is reported.
  */
-export type DropPolicy = "position" | "probs";
+export type DropPolicy = "position" | "slot-major" | "probs";
 
 /** One assignment (token, slot) that capacity removed. */
 export interface DroppedAssignment {
@@ -57,10 +59,12 @@ export function applyCapacity(
     counts.set(routedCounts);
     return { kept, counts, routedCounts, dropped };
   }
-  if (policy === "position") {
-    // Token order; a token picks an expert at most once, so slot order never decides.
+  if (policy === "position" || policy === "slot-major") {
+    // Token order (a token picks an expert at most once, so slot order never decides), or all
+    // slot-0 assignments in token order, then slot 1, ...
     const seen = new Int32Array(E);
-    for (let a = 0; a < T * k; a++) {
+    for (let n = 0; n < T * k; n++) {
+      const a = policy === "position" ? n : (n % T) * k + Math.floor(n / T);
       const e = indices[a];
       if (e < 0) continue;
       const rank = seen[e]++;
@@ -69,6 +73,7 @@ export function applyCapacity(
         counts[e]++;
       } else dropped.push({ token: Math.floor(a / k), slot: a % k, expert: e, position: rank });
     }
+    if (policy === "slot-major") dropped.sort((x, y) => x.token - y.token || x.slot - y.slot);
     return { kept, counts, routedCounts, dropped };
   }
   // "probs": per expert, sort its assignments by weight (desc), then token (asc).

@@ -29,7 +29,7 @@ export interface RouteOptions {
   gateWeight?: MatrixLike;
   /** Capacity factor: capacity = ceil(T·k/E · CF). Unset = dropless. For expert-choice: tokens per expert = ceil(T·CF/E) (default 1). */
   capacityFactor?: number;
-  /** Whom capacity keeps: "position" (first come, default) or "probs" (highest weight). */
+  /** Whom capacity keeps: "position" (first come in token order; the default), "slot-major" (first choices before second choices; gshard's default) or "probs" (highest weight). */
   dropPolicy?: DropPolicy;
   /** Renormalize the k weights to sum to 1 (softmax-topk, sinkhorn, deepseek-v3; default false, deepseek-v3 true). */
   normalize?: boolean;
@@ -83,8 +83,8 @@ export function route(input: MatrixLike | null, opts: RouteOptions = {}): Routin
   if (!ROUTERS.includes(router)) argError(OP, "router", `one of ${ROUTERS.join(", ")}`, JSON.stringify(router));
   const seed = opts.seed ?? 0;
   checkInt(OP, "seed", seed, 0, 2 ** 32 - 1);
-  const policy = opts.dropPolicy ?? "position";
-  if (policy !== "position" && policy !== "probs") argError(OP, "dropPolicy", `"position" or "probs"`, JSON.stringify(policy));
+  const policy = opts.dropPolicy ?? defaultDropPolicy(router);
+  if (policy !== "position" && policy !== "slot-major" && policy !== "probs") argError(OP, "dropPolicy", `"position", "slot-major" or "probs"`, JSON.stringify(policy));
 
   // -- logits
   let x: Matrix | null = null;
@@ -179,7 +179,7 @@ export function route(input: MatrixLike | null, opts: RouteOptions = {}): Routin
 /** Capacity, dropping and losses on a router's output; shared by route() and the MoE layer. */
 export function finishRecord(router: RouterKind, out: RouterOutput, T: number, E: number, logits: Float32Array | null, opts: RouteOptions): RoutingRecord {
   const k = out.k;
-  const policy = opts.dropPolicy ?? "position";
+  const policy = opts.dropPolicy ?? defaultDropPolicy(router);
   // Expert choice is capacity-limited by construction: its factor sets tokens per expert.
   const cf = router === "expert-choice" ? undefined : opts.capacityFactor;
   const capacity = cf === undefined ? null : expertCapacity(T, k, E, checkNumber(OP, "capacityFactor", cf, 0, Infinity, true));
@@ -220,6 +220,11 @@ export function finishRecord(router: RouterKind, out: RouterOutput, T: number, E
     details,
     layer: opts.layer,
   });
+}
+
+// GShard's reference (DeepSpeed top2gating) serves first choices before second choices.
+function defaultDropPolicy(router: RouterKind): DropPolicy {
+  return router === "gshard" ? "slot-major" : "position";
 }
 
 function lengthOf(ids: unknown): number {

@@ -27,6 +27,19 @@ test("drop policy 'position' keeps the first tokens, 'probs' the highest weights
   assert.deepEqual(Array.from(pr.routedCounts), [4, 0]);
 });
 
+test("drop policy 'slot-major' serves every first choice before any second choice (GShard)", () => {
+  // Token 0: experts 0 then 1; tokens 1, 2: expert 1 then 0. T·k/E = 3 -> capacity 2 at CF 2/3.
+  const logits = [[2, 1], [1, 2], [1, 2]];
+  const pos = route(logits, { router: "softmax-topk", k: 2, capacityFactor: 2 / 3 });
+  const sm = route(logits, { router: "softmax-topk", k: 2, capacityFactor: 2 / 3, dropPolicy: "slot-major" });
+  assert.equal(pos.capacity, 2);
+  // position: expert 1 serves token 0 (its 2nd choice) and token 1; token 2's first choice is dropped.
+  assert.deepEqual(pos.dropped.map((d) => [d.token, d.slot, d.expert]), [[2, 0, 1], [2, 1, 0]]);
+  // slot-major: expert 1 serves tokens 1 and 2 (first choices); token 0's second choice is dropped.
+  assert.deepEqual(sm.dropped.map((d) => [d.token, d.slot, d.expert]), [[0, 1, 1], [2, 1, 0]]);
+  assert.equal(route(logits, { router: "gshard", capacityFactor: 1 }).dropPolicy, "slot-major", "gshard's default");
+});
+
 test("invariants on random inputs: no expert over capacity, kept + dropped = assignments, weights", () => {
   const seed = freshSeed();
   const cases: RouteOptions[] = [
@@ -40,7 +53,7 @@ test("invariants on random inputs: no expert over capacity, kept + dropped = ass
   ];
   for (const base of cases)
     for (const cf of [undefined, 0.5, 1, 1.5])
-      for (const dropPolicy of ["position", "probs"] as const) {
+      for (const dropPolicy of ["position", "slot-major", "probs"] as const) {
         const T = 97, E = 16;
         const logits = randMatrix(T, E, seed + (cf ?? 0) * 10, 1.5);
         // A skew so that capacity bites.

@@ -10,8 +10,9 @@ export type SecondExpertPolicy = "all" | "random" | "threshold";
  * with the first masked to −∞. With g1, g2 normalized to sum to 1, the second is kept always
  * ("all"), when 2·g2 > U with U ~ uniform(0, 1) seeded ("random"), or when g2 > threshold
  * ("threshold"). A skipped second expert leaves slot 1 empty (index −1), counted in
- * `details.secondSkipped`. The combine weights are renormalized over what survives capacity
- * (as DeepSpeed's top2gating does).
+ * `details.secondSkipped`. The combine weights are renormalized over what survives capacity,
+ * and capacity serves first choices before second choices (dropPolicy "slot-major" by default),
+ * as DeepSpeed's top2gating does.
  * @example
  * const r = sl.moe.route(logits, { router: "gshard", capacityFactor: 1, secondPolicy: "random", seed: 1 });
  */
