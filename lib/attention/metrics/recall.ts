@@ -4,7 +4,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import type { BackendName } from "../../backends/registry.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import type { ScoreMod } from "../types.js";
-import { attention, checkOptions } from "../attention.js";
+import { attention, checkOptions, checkQkv } from "../attention.js";
 import { decodeAttention } from "../decode-attention.js";
 import { createBlockMask } from "../create-block-mask.js";
 import { causal } from "../masks/causal.js";
@@ -47,8 +47,8 @@ export interface Recall {
  * Recall (retained attention mass): for each query row, the share of the dense softmax
  * softmax(scale · q·Kᵀ) that falls on kept keys, averaged over (b, h, q). Exact, and computed
  * tile-wise without an Sq x Skv matrix: the row's kept mass is exp(lse_kept − lse_all), where
- * both log-sum-exps come from flash-style attention passes (with a 1-wide V, so the extra work
- * is small). A row that keeps nothing has recall 0. A query row whose reference attends nothing
+ * both log-sum-exps come from flash-style attention passes on the fastest backend (with a
+ * 1-wide V on the host, so the extra work is small). A row that keeps nothing has recall 0. A query row whose reference attends nothing
  * (possible with a custom reference) gives NaN, which shows rather than hides.
  *
  * @example
@@ -68,11 +68,14 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
   if (opts.causal && opts.reference !== undefined) argError(op, "opts", "either causal or reference, not both", "both");
   if (opts.indices !== undefined && (opts.causal || opts.reference !== undefined))
     argError(op, "opts.reference", "absent with indices (decode recall is against the whole cache)", "a reference");
-  if (k === null || typeof k !== "object" || !Array.isArray(k.shape) || k.shape.length !== 4)
-    argError(op, "k", "a 4-D tensor [B, Hkv, Skv, D]", String(k));
-  // A zero V of width 1: attention then computes the lse we need and almost nothing else.
+  // Validate here so errors name metrics.recall rather than the attention passes it runs.
+  checkQkv(op, q, k, k, ["q", "k", "k"]);
+  // Only the lse matters, and it does not depend on V. On the host a zero V of width 1 makes
+  // the value half of the work vanish; device kernels may require Dv = D and V on the device,
+  // so there V is simply K.
   const [B, Hkv, Skv] = k.shape;
-  const v = new Tensor([B, Hkv, Skv, 1], k.dtype, allocStorage(k.dtype, B * Hkv * Skv));
+  const onHost = k.device === "cpu";
+  const v = onHost ? new Tensor([B, Hkv, Skv, 1], k.dtype, allocStorage(k.dtype, B * Hkv * Skv)) : k;
   try {
     const common = { scale: opts.scale, backend: opts.backend, signal: opts.signal, returnLse: true as const };
     let all;
@@ -115,6 +118,6 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
         ")_kv (retained attention mass; exact)",
     };
   } finally {
-    v.dispose();
+    if (onHost) v.dispose();
   }
 }

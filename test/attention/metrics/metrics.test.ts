@@ -156,6 +156,8 @@ test("recall against the causal softmax (causal: true) matches brute force; the 
   // Against the full softmax the same window keeps less.
   assert.ok((await metrics.recall(q, k, { blockMask: bm })).value < got.value);
   await assert.rejects(metrics.recall(q, k, { blockMask: bm, causal: true, reference: bm }), /either causal or reference/);
+  await assert.rejects(metrics.recall(q, randTensor([1, 3, S, D], r), { blockMask: bm }), /metrics.recall: argument 'k' must be a KV head count dividing/);
+  await assert.rejects(metrics.recall(q, k, {} as never), /metrics.recall: argument 'opts' must be exactly one of blockMask or indices/);
 });
 
 test("outputError on a hand case and with NaN", async () => {
