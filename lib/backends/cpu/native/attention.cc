@@ -12,6 +12,7 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -21,6 +22,12 @@
 
 namespace sl {
 namespace {
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 int env_int(const char* name, int dflt) {
   const char* e = std::getenv(name);
@@ -213,11 +220,13 @@ void attention(const AttentionArgs& a) {
     }
 
     // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp] unless V is
-    // already usable in place (f32 with Dv a multiple of the vector width).
-    parallel_for(int64_t(nh) * n_chunks, [&](int64_t i, int tid) {
-      if (!needed[size_t(i)]) return;
-      a.cancel.check();
-      const int head = int(i / n_chunks), c = int(i % n_chunks);
+    // already usable in place (f32 with Dv a multiple of the vector width). Packed lazily by
+    // the first tile that needs a chunk (state 0 -> 1 packing -> 2 ready), so there is no
+    // barrier between packing and computing; a tile that finds its chunk being packed packs
+    // a later one meanwhile.
+    std::unique_ptr<std::atomic<int>[]> state(new std::atomic<int>[size_t(nh) * n_chunks]);
+    for (size_t i = 0; i < size_t(nh) * n_chunks; i++) state[i].store(needed[i] ? 0 : 3, std::memory_order_relaxed);
+    auto pack = [&](int head, int c, int tid) {
       const int bh = bh0 + head;
       const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
       float* kt = packK.get() + head * kt_per_head + size_t(c) * D * PWp;
@@ -234,7 +243,26 @@ void attention(const AttentionArgs& a) {
       }
       for (int d = 0; d < D; d++)
         for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
-    });
+    };
+    auto claim = [&](int head, int c, int tid) -> bool {
+      int expect = 0;
+      std::atomic<int>& st = state[size_t(head) * n_chunks + c];
+      if (!st.compare_exchange_strong(expect, 1, std::memory_order_acquire)) return false;
+      pack(head, c, tid);
+      st.store(2, std::memory_order_release);
+      return true;
+    };
+    auto ensure_packed = [&](int head, int c, int tid) {
+      std::atomic<int>& st = state[size_t(head) * n_chunks + c];
+      if (st.load(std::memory_order_acquire) == 2) return;
+      if (claim(head, c, tid)) return;
+      int ahead = c + 1;
+      while (st.load(std::memory_order_acquire) != 2) {
+        if (ahead < n_chunks && state[size_t(head) * n_chunks + ahead].load(std::memory_order_relaxed) == 0) claim(head, ahead, tid);
+        else spin_pause();
+        ahead++;
+      }
+    };
 
     parallel_for(int64_t(nh) * G * n_qt, [&](int64_t t, int tid) {
       a.cancel.check();
@@ -299,6 +327,7 @@ void attention(const AttentionArgs& a) {
             w = last + 1;
           }
         }
+        ensure_packed(head, c, tid);
         const int ncols = round_up(w, VW);
         float* S = s.S.data();
         kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
