@@ -62,10 +62,10 @@ const same = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || a
 
 test(`compiled closures match the reference evaluator; interval bounds contain every point (seed ${SEED})`, () => {
   const r = rng(SEED + 3);
-  const tables = [Int32Array.from([3, -1, 4, 1, -5, 9, 2, 6]), Float32Array.from([0.5, 1.5, -2, 8, 0, 3, 3, 1])];
+  const tables = [Int32Array.from([3, -1, 4, 1, -5, 9, 2, 6]), Float32Array.from([0.5, 1.5, -2, 8, 0, 3, 3, 1]), Float32Array.from([1, NaN, 2, -Infinity, 0, 4, 4, 4])];
   let checked = 0;
   for (let k = 0; k < 250; k++) {
-    const expr = randomExpr(r, r.int(1, 5), 2);
+    const expr = randomExpr(r, r.int(1, 5), 3);
     const prog = { expr, tables };
     const f = compileProgram(prog);
     const iv = compileInterval(prog);
