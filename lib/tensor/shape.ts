@@ -182,14 +182,16 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   });
   const ax = normAxis("stack", axis, ref.ndim + 1);
   const shape = [...ref.shape];
-  shape.splice(ax, 0, 1);
-  // Temporary aliases with the new axis; disposing them releases only their accounting.
-  const views = ts.map((t) => new Tensor(shape, t.dtype, t.data));
-  try {
-    return cat(views, ax);
-  } finally {
-    for (const v of views) v.dispose();
-  }
+  shape.splice(ax, 0, ts.length);
+  // out viewed as [outer, count, inner]: tensor i fills slot i of every outer row.
+  const outer = numel(ref.shape.slice(0, ax));
+  const inner = numel(ref.shape.slice(ax));
+  const out = allocStorage(ref.dtype, numel(shape));
+  ts.forEach((t, i) => {
+    const src = t.data;
+    for (let o = 0; o < outer; o++) out.set(src.subarray(o * inner, o * inner + inner) as any, (o * ts.length + i) * inner);
+  });
+  return new Tensor(shape, ref.dtype, out);
 }
 
 /**

@@ -49,6 +49,8 @@ test("cat, stack, squeeze, unsqueeze", async () => {
   const st = sl.stack([a, a]);
   assert.equal(sl.memory().hostBytes - before, st.nbytes); // temporaries released
   assert.deepEqual(st.shape, [2, 2, 2]);
+  assert.deepEqual(await sl.stack([a, sl.add(a, 10)], 1).toArray(), [[[1, 2], [11, 12]], [[3, 4], [13, 14]]]);
+  assert.deepEqual(await sl.stack([a, sl.add(a, 10)], -1).toArray(), [[[1, 11], [2, 12]], [[3, 13], [4, 14]]]);
   assert.deepEqual(sl.squeeze(sl.zeros([1, 3, 1])).shape, [3]);
   assert.deepEqual(sl.squeeze(sl.zeros([1, 3, 1]), -1).shape, [1, 3]);
   assert.deepEqual(sl.unsqueeze(sl.zeros([3]), 1).shape, [3, 1]);
