@@ -44,7 +44,8 @@ async function prefill(): Promise<void> {
     "seerAttention (64, p ≥ 1e-3)": (q, k) => dyn.seerAttention(q, k),
     "nsaSelection (64, top 16, win 512)": (q, k) => dyn.nsaSelection(q, k),
     "hip (budget 2048, sink 256, win 512)": (q, k) => dyn.hip(q, k),
-    "routingTransformer (cluster 128)": (q, k) => dyn.routingTransformer(q, k, { seed }),
+    "routingTransformer (cluster 128, joint fit)": (q, k) => dyn.routingTransformer(q, k, { seed }),
+    "routingTransformer (cluster 128, keys fit)": (q, k) => dyn.routingTransformer(q, k, { seed, fit: "keys" }),
     "biformer (region 64, top 4, causal)": (q, k) => dyn.biformer(q, k, { causal: true }),
   };
   const methods = pick ? Object.fromEntries(Object.entries(all).filter(([n]) => pick.split(",").some((p) => n.startsWith(p)))) : all;

@@ -2,6 +2,7 @@
  * Routing Transformer: queries and keys clustered by seeded spherical k-means; a query attends
  * the keys of its own cluster.
  */
+import { argError } from "../../errors.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
@@ -23,6 +24,12 @@ export interface RoutingTransformerOptions extends PrefillCommonOptions {
   seed?: number;
   /** Tile size of the block cover. Default 128. */
   blockSize?: number;
+  /**
+   * "joint" (default, the paper's rule): centroids fitted on queries and keys together.
+   * "keys": centroids fitted on the keys only; each query goes to the centroid with the largest
+   * q · centroid (training-free routing when Q and K were not trained to share clusters).
+   */
+  fit?: "joint" | "keys";
 }
 
 /** The cluster assignments behind a Routing Transformer mask: i32 [B·H, S] for queries and keys. */
@@ -65,6 +72,8 @@ export async function routingTransformer(q: Tensor, k: Tensor, opts: RoutingTran
   const iters = nonNegInt(op, "iterations", opts.iterations, 8);
   const seed = nonNegInt(op, "seed", opts.seed, 0);
   const bs = posInt(op, "blockSize", opts.blockSize, 128);
+  const fit = opts.fit ?? "joint";
+  if (fit !== "joint" && fit !== "keys") argError(op, "fit", '"joint" or "keys"', String(fit));
   const qs = f32(q);
   const ks = f32(k);
   const qc = new Int32Array(B * Hq * Sq);
@@ -85,28 +94,36 @@ export async function routingTransformer(q: Tensor, k: Tensor, opts: RoutingTran
       };
       for (let i = 0; i < Sq; i++) put(qs, (bh * Sq + i) * D, i);
       for (let j = 0; j < Skv; j++) put(ks, (kh * Skv + j) * D, Sq + j);
+      // Points fitted: all (joint) or the keys only (rows Sq..N).
+      const f0 = fit === "joint" ? 0 : Sq;
+      const nFit = N - f0;
+      const fitPts = pts.subarray(f0 * D);
       const rng = new SeededRandom(seed * 1000003 + bh);
       const cent = new Float32Array(C * D);
       const picked = new Set<number>();
       for (let c = 0; c < C; c++) {
-        let r = rng.int(N);
-        while (picked.has(r) && picked.size < N) r = rng.int(N);
+        let r = rng.int(nFit);
+        while (picked.has(r) && picked.size < nFit) r = rng.int(nFit);
         picked.add(r);
-        cent.set(pts.subarray(r * D, (r + 1) * D), c * D);
+        cent.set(fitPts.subarray(r * D, (r + 1) * D), c * D);
       }
       const assign = new Int32Array(N);
       for (let it = 0; it <= iters; it++) {
-        const s = await matmulNT(ctx, pts, N, cent, C, D);
-        for (let i = 0; i < N; i++) {
+        // The last round assigns every point (queries included); earlier rounds only the fitted ones.
+        const last = it === iters;
+        const from = last ? 0 : f0;
+        const s = await matmulNT(ctx, pts.subarray(from * D), N - from, cent, C, D);
+        for (let i = from; i < N; i++) {
           let best = 0;
           let bv = -Infinity;
-          for (let c = 0; c < C; c++) if (s[i * C + c] > bv) { bv = s[i * C + c]; best = c; }
+          const o = (i - from) * C;
+          for (let c = 0; c < C; c++) if (s[o + c] > bv) { bv = s[o + c]; best = c; }
           assign[i] = best;
         }
         if (it === iters) break;
         const sum = new Float64Array(C * D);
         const cnt = new Int32Array(C);
-        for (let i = 0; i < N; i++) {
+        for (let i = f0; i < N; i++) {
           cnt[assign[i]]++;
           for (let d = 0; d < D; d++) sum[assign[i] * D + d] += pts[i * D + d];
         }
@@ -158,5 +175,5 @@ export async function routingTransformer(q: Tensor, k: Tensor, opts: RoutingTran
   );
   const bm = g.toFields(mask);
   assignments.set(bm, { queryCluster: qc, keyCluster: kc, clusters: C });
-  return ctx.finish(bm, { clusters: C, iterations: iters, seed, blockSize: bs, causal });
+  return ctx.finish(bm, { clusters: C, iterations: iters, seed, blockSize: bs, causal, fit });
 }

@@ -21,7 +21,10 @@ const CASES: [string, Est, Record<string, unknown>, boolean][] = [
   ["nsaSelection", D.nsaSelection as Est, { compressBlock: 16, compressStride: 8, blockSize: 32, topN: 4, window: 40 }, true],
   ["hip", D.hip as Est, { blockSize: 16, budget: 48, sink: 16, window: 32 }, true],
   ["routingTransformer", D.routingTransformer as Est, { clusterSize: 32, iterations: 3, blockSize: 32, seed: 3 }, true],
+  ["routingTransformer(keys)", D.routingTransformer as Est, { clusterSize: 32, iterations: 3, blockSize: 32, seed: 3, fit: "keys" }, true],
   ["biformer", D.biformer as Est, { regionSize: 32, topK: 3 }, true],
+  ["biformer(2d)", D.biformer as Est, { grid: [16, 16], regionsPerSide: 4, topK: 3 }, true],
+  ["biformer(causal)", D.biformer as Est, { regionSize: 32, topK: 3, causal: true }, true],
 ];
 
 for (const [name, est, o, elementLevel] of CASES) {
@@ -37,7 +40,7 @@ for (const [name, est, o, elementLevel] of CASES) {
     const info = D.estimatorInfo(fast);
     assert.ok(info && info.ms >= 0, `${note}: estimatorInfo recorded`);
     assert.ok(Object.values(D.estimatorInfo(ref)!.backends).every((b) => b === "loops"), `${note}: reference path ran loops`);
-    const causal = name !== "biformer";
+    const causal = !name.startsWith("biformer") || name === "biformer(causal)";
     if (elementLevel) checkCover(fast, causal, note);
     // Every query row keeps at least one key (no NaN rows).
     const cls = classes(fast);
