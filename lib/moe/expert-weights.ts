@@ -36,8 +36,7 @@ export function initExperts(o: { numExperts: number; dModel: number; dFf: number
   const make = (shape: number[], fanIn: number): Tensor<"f32"> => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    const bound = 1 / Math.sqrt(fanIn);
-    for (let i = 0; i < n; i++) data[i] = (2 * rng.uniform() - 1) * bound;
+    rng.fillUniform(data, 1 / Math.sqrt(fanIn));
     return new Tensor(shape, "f32", data);
   };
   return {
@@ -55,8 +54,7 @@ export function initExperts(o: { numExperts: number; dModel: number; dFf: number
 export function initMatrix(rows: number, cols: number, seed: number): Tensor<"f32"> {
   const rng = new Rng(seed);
   const data = new Float32Array(rows * cols);
-  const bound = 1 / Math.sqrt(rows);
-  for (let i = 0; i < data.length; i++) data[i] = (2 * rng.uniform() - 1) * bound;
+  rng.fillUniform(data, 1 / Math.sqrt(rows));
   return new Tensor([rows, cols], "f32", data);
 }
 
