@@ -7,7 +7,8 @@ import { binaryKernel, unaryKernel } from "./kernels.js";
 
 /*
  * Elementwise ops with numpy broadcasting. Values are read as JS numbers (float64), computed
- * in float64, and rounded once to the output dtype. Dtype rules:
+ * in float64, and rounded to the output dtype at the end (f16/bf16 via f32: for + - * / sqrt
+ * that double rounding equals direct rounding, since 24 >= 2 * 11 + 2 bits). Dtype rules:
  *  - float with float: the common dtype if equal, else f32;
  *  - float with an integer tensor or any number: the float dtype;
  *  - integer with integer (i32, u8, bool): i32, wrapping like int32 arithmetic; div gives f32;
@@ -52,7 +53,7 @@ function store(shape: readonly number[], dtype: DType, res: Float64Array | Float
 function allocFor(dtype: DType, n: number): Float32Array | Int32Array | Uint8Array | Float64Array {
   if (dtype === "i32") return new Int32Array(n);
   if (dtype === "bool" || dtype === "u8") return new Uint8Array(n);
-  // f16/bf16 results go through float64 so they are rounded once, not twice.
+  // f16/bf16 results stay float64 until the end rather than being rounded to f32 per op here.
   return dtype === "f32" ? new Float32Array(n) : new Float64Array(n);
 }
 
