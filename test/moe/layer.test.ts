@@ -64,10 +64,12 @@ test("MoE layer = a float64 per-token loop over its chosen experts (all activati
     { activation: "swiglu" as const, router: "softmax-topk" as const, capacityFactor: 1, dropPolicy: "probs" as const, sharedExperts: 2 },
   ];
   for (const c of configs) {
-    const m = layer({ dModel: 24, dFf: 40, experts: 6, k: 2, seed: seed % 1000, ...c });
+    // The JS reference GEMMs here (the cpu backend, loading in the background, has its own test below).
+    const m = layer({ dModel: 24, dFf: 40, experts: 6, k: 2, seed: seed % 1000, backend: "js", ...c });
     const T = 37;
     const x = randMatrix(T, 24, seed);
-    const { output, routing, expertFlops } = await m.forward(x);
+    const { output, routing, expertFlops, backend } = await m.forward(x);
+    assert.equal(backend, "js");
     const ref = reference(m, x.data as Float32Array, T, {
       indices: routing.indices.data as Int32Array,
       kept: routing.kept.data as Uint8Array,
