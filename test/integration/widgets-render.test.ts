@@ -8,16 +8,18 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { DISPLAY } from "../../lib/display.js";
+import { embedManagerScript, widgetStateScript, widgetViewScript } from "../../widgets/html-embed.js";
 import * as w from "../../widgets/index.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const embed = join(root, "node_modules/@jupyter-widgets/html-manager/dist/embed.js");
+// a description that would end a <script> early if the state were not escaped
+const tricky = "</script><b>not markup</b>";
 const chrome = process.env.SPARSELAB_CHROMIUM ?? "/usr/bin/chromium";
 
 test("every control renders in the ipywidgets 8 front-end from our state, and jslink runs in the browser", { timeout: 90_000 }, async () => {
@@ -44,6 +46,7 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
   show(new w.BoundedFloatText({ value: 3.5, description: "bft" }));
   show(new w.Button({ description: "btn", button_style: "primary", style: { button_color: "rgb(0, 128, 0)" } }));
   show(new w.Label("label-text"));
+  show(new w.Label({ value: tricky }));
   show(new w.HTML("<b id='htmlw'>bold</b>"));
   show(new w.HTMLMath("math"));
   show(new w.Play({ max: 10 }));
@@ -62,12 +65,13 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
   w.jslink([src, "value"], [dst, "value"]);
 
   const dir = mkdtempSync(join(tmpdir(), "sparselab-widgets-"));
-  copyFileSync(embed, join(dir, "embed.js"));
-  const views = shown.map((x) => `<script type="application/vnd.jupyter.widget-view+json">${JSON.stringify((x[DISPLAY]() as any)["application/vnd.jupyter.widget-view+json"])}</script>`);
+  // the page is self-contained: manager inlined, state and views as script elements
+  const manager = embedManagerScript();
+  assert.ok(manager, "embedManagerScript() found the html-manager bundle");
   writeFileSync(
     join(dir, "page.html"),
-    `<!doctype html><html><head><meta charset="utf-8"><script src="embed.js"></script>` +
-      `<script type="application/vnd.jupyter.widget-state+json">${JSON.stringify(w.widgetState())}</script></head><body>${views.join("\n")}</body></html>`,
+    `<!doctype html><html><head><meta charset="utf-8">${manager}${widgetStateScript(w.widgetState())}</head>` +
+      `<body>${shown.map((x) => widgetViewScript(x.model_id)).join("\n")}</body></html>`,
   );
   const browser = await chromium.launch({ executablePath: chrome, args: ["--no-sandbox"] });
   try {
@@ -92,6 +96,7 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
     assert.equal(await page.locator(".widget-textarea textarea").inputValue(), "area");
     assert.equal(await page.locator("button.mod-primary").evaluate((el) => getComputedStyle(el).backgroundColor), "rgb(0, 128, 0)");
     assert.equal(await n("text=label-text"), 1);
+    assert.equal(await n(`text=${tricky}`), 1, "state with </script> survives the page");
     assert.equal(await n("#htmlw"), 1);
     assert.equal(await n(".widget-play"), 1);
     assert.equal(await n(".progress"), 2);
