@@ -3,11 +3,14 @@
  * Each op's module registers itself on import (so a test can import one op alone); this file
  * only makes sure they are all imported. lib/index.ts imports it once.
  *
- * Where they live: attention ops here; the tensor ops beside their public wrappers in
+ * Where they live: attention ops and the estimator primitives (antidiagScores, colDiagSums)
+ * here; the tensor ops beside their public wrappers in
  * lib/tensor/ops (owned by the tensor area).
  */
 import "./attention.js";
 import "./decode-attention.js";
+import "./antidiag-scores.js";
+import "./col-diag-sums.js";
 import "../../tensor/ops/matmul.js";
 import "../../tensor/ops/softmax.js";
 import "../../tensor/ops/topk.js";
