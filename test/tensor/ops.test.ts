@@ -55,6 +55,16 @@ test("matmul/bmm vs naive float64 on random ragged shapes, broadcast batches, tr
     const err = relErr(out.floatData(), want.v);
     assert.ok(err < (dtype === "bf16" ? 8e-3 : 1e-6), `${ctx}: rel err ${err}`);
   }
+  // Fixed ragged shapes that always cross the kernel's blocking: K over two 256-blocks, M over
+  // two 64-row strips and not a multiple of 4, N not a multiple of the 4-column panel.
+  for (const transB of [false, true]) {
+    const a = sl.randn([130, 513], { seed: seed + 2 }), b = sl.randn(transB ? [35, 513] : [513, 35], { seed: seed + 3 });
+    const out = await sl.matmul(a, b, { transB, backend: "js" });
+    const err = relErr(out.data as Float32Array, naiveMatmul(a, b, transB).v);
+    assert.ok(err < 1e-6, `[130,513]x[513,35] transB ${transB} rel err ${err} seed ${seed}`);
+  }
+  const empty = await sl.matmul(sl.zeros([3, 0]), sl.zeros([0, 2]));
+  assert.deepEqual([empty.shape, Array.from(empty.data)], [[3, 2], [0, 0, 0, 0, 0, 0]]);
   const a = sl.randn([4, 5, 6], { seed }), b = sl.randn([4, 6, 3], { seed: seed + 1 });
   const c = await sl.bmm(a, b);
   assert.ok(relErr(c.floatData(), naiveMatmul(a, b, false).v) < 1e-6, `bmm seed ${seed}`);
