@@ -92,6 +92,17 @@ test("neighborhood: every query sees exactly kernel^d keys, window centred where
         assert.equal(windowStart(x, n, k, 1, false), best, `n=${n} k=${k} x=${x}`);
       }
     }
+  // tiled layout: same neighbourhoods, tokens renumbered tile by tile
+  const plain = sl.masks.neighborhood2d({ shape: [6, 8], kernel: 3 });
+  const tiled = sl.masks.neighborhood2d({ shape: [6, 8], kernel: 3, tile: [3, 4] });
+  const pos = (t: number) => {
+    // token t of the tiled order -> row-major position
+    const T = Math.floor(t / 12), w = t % 12;
+    const y = Math.floor(T / 2) * 3 + Math.floor(w / 4), x = (T % 2) * 4 + (w % 4);
+    return y * 8 + x;
+  };
+  for (let q = 0; q < 48; q++) for (let kv = 0; kv < 48; kv++) assert.equal(tiled.at(0, 0, q, kv), plain.at(0, 0, pos(q), pos(kv)), `tiled q=${q} kv=${kv}`);
+  assert.throws(() => sl.masks.neighborhood2d({ shape: [6, 8], kernel: 3, tile: [4, 4] }), /tile\[0\].*divisor/);
   // dilation: the window stays in the query's group (same remainder)
   const m = sl.masks.neighborhood1d({ shape: [20], kernel: 3, dilation: 3 });
   for (let q = 0; q < 20; q++) for (let kv = 0; kv < 20; kv++) if (m.at(0, 0, q, kv)) assert.equal(q % 3, kv % 3);

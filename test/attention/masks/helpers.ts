@@ -61,6 +61,8 @@ export function randomBuiltins(r: ReturnType<typeof rng>, n: number): Mask[] {
     sl.masks.neighborhood1d({ shape: [n], kernel: r.int(1, 9), causal: true, dilation: r.int(1, 2) }),
     sl.masks.neighborhood2d({ shape: [side, Math.max(3, Math.floor(n / side))], kernel: 3, dilation: [1, r.int(1, Math.max(1, Math.floor(Math.floor(n / side) / 3)))] }),
     sl.masks.neighborhood3d({ shape: [3, 4, Math.max(3, Math.floor(n / 12))], kernel: [3, 3, 3], causal: [true, false, false] }),
+    sl.masks.neighborhood2d({ shape: [4, 12], kernel: [3, 5], dilation: [1, r.int(1, 2)], tile: [r.pick([1, 2, 4]), r.pick([1, 2, 3, 4, 6])] }),
+    sl.masks.neighborhood3d({ shape: [2, 4, 6], kernel: [1, 3, 3], causal: [true, false, false], tile: [r.pick([1, 2]), 2, r.pick([1, 3])] }),
     sl.masks.radial({ frames: r.int(2, 12), tokensPerFrame: r.int(4, 24), minWidth: r.int(1, 8), sinkFrames: r.int(0, 2) }),
     sl.masks.power({ window: r.int(1, 6) }),
     sl.masks.power({ window: r.int(1, 3), block: r.int(2, 8) }),
