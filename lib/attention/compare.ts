@@ -10,7 +10,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import { attention } from "./attention.js";
 import type { BlockMaskFields } from "./block-mask.js";
 import { density, outputError } from "./metrics/index.js";
-import { checkQK, estimatorInfo, fieldsFromBlockSelection } from "./dynamic/common.js";
+import { checkQK, estimatorInfo, fieldsFromBlockSelection, keptPairs } from "./dynamic/common.js";
 
 /** A method to compare: an estimator (q, k) -> BlockMask, or a ready BlockMask. */
 export type CompareMethod = ((q: Tensor, k: Tensor) => Promise<BlockMaskFields> | BlockMaskFields) | BlockMaskFields;
@@ -132,7 +132,12 @@ export async function compare(methods: Record<string, CompareMethod>, q: Tensor,
     const total = est.ms + att.ms;
     // Element density over the dense pass's area is also the FLOP ratio (4·B·H·D per pair on
     // both sides), so the pairs are counted once (an exact count evaluates partial tiles).
-    const elementDensity = density(bm, { level: "element", denominator }).value;
+    // Estimators that counted their pairs from the selection save an element-by-element pass.
+    const counted = keptPairs(bm);
+    const elementDensity =
+      counted !== undefined && causal && bm.qLen === bm.kvLen
+        ? counted / (bm.B * bm.H * ((bm.qLen * (bm.qLen + 1)) / 2))
+        : density(bm, { level: "element", denominator }).value;
     const row = {
       method: name,
       [dKey]: density(bm, { level: "block", denominator }).value,

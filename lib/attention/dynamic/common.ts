@@ -569,3 +569,22 @@ export async function colDiagSums(ctx: Ctx, q: Tensor, k: Tensor, scale: number,
     }
   return { cols, diags };
 }
+
+const keptPairsOf = new WeakMap<object, number>();
+
+/**
+ * Attended (b, h, q, kv) pairs of an estimator's mask, when the estimator could count them
+ * from its selection (cheaper than evaluating the element mask over every partial tile).
+ * Summed over the mask's B·H. `sl.compare` uses it for the element density.
+ * @example
+ * const bm = await sl.dynamic.verticalSlash(q, k);
+ * sl.dynamic.keptPairs(bm) / (8 * 4096 * 4097 / 2);   // element density over the causal area
+ */
+export function keptPairs(bm: object): number | undefined {
+  return keptPairsOf.get(bm);
+}
+
+/** Records the attended-pair count of an estimator result (see {@link keptPairs}). */
+export function recordKeptPairs(bm: object, n: number): void {
+  keptPairsOf.set(bm, n);
+}

@@ -8,7 +8,7 @@
  * const bm = await sl.dynamic.xattention(q, k, { threshold: 0.9 });
  * const out = await sl.attention(q, k, v, { blockMask: bm });
  */
-export { estimatorInfo, tileClasses, type EstimatorInfo, type EstimatorCommonOptions, type PrefillCommonOptions } from "./common.js";
+export { estimatorInfo, keptPairs, tileClasses, type EstimatorInfo, type EstimatorCommonOptions, type PrefillCommonOptions } from "./common.js";
 export { verticalSlash, verticalSlashSelection, type VerticalSlashOptions, type VerticalSlashSelection } from "./vertical-slash.js";
 export { minferenceBlockSparse, type MinferenceBlockSparseOptions } from "./minference-block-sparse.js";
 export { aShape, streaming, type AShapeOptions } from "./a-shape.js";

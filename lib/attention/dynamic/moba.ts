@@ -6,7 +6,7 @@ import { argError, SparselabError } from "../../errors.js";
 import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
-  bhExpr, blockPool, CAUSAL_EXPR, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, posInt, TileGrid, topkIdx,
+  bhExpr, blockPool, CAUSAL_EXPR, recordKeptPairs, checkBool, checkPrefill, Ctx, f32, ir, makeMask, matmulNT, posInt, TileGrid, topkIdx,
   type PrefillCommonOptions,
 } from "./common.js";
 
@@ -111,5 +111,15 @@ export async function moba(q: Tensor, k: Tensor, opts: MobaOptions = {}): Promis
   );
   const bm = g.toFields(mask);
   selections.set(bm, { chosen, nBlocks: nb, mobaBlock: mb });
+  // Pairs: a chosen past block is visible whole; the own block up to the query.
+  let pairs = 0;
+  for (let r = 0; r < B * Hq; r++)
+    for (let i = 0; i < S; i++) {
+      const own = Math.floor(i / mb);
+      const o = (r * S + i) * nb;
+      for (let j = 0; j < own; j++) if (chosen[o + j]) pairs += mb;
+      pairs += i - own * mb + 1;
+    }
+  recordKeptPairs(bm, pairs);
   return ctx.finish(bm, { mobaBlock: mb, topK, blockSize: ts });
 }

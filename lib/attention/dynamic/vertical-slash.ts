@@ -6,7 +6,7 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { BlockMask } from "../block-mask.js";
 import { TILE_FULL, TILE_PARTIAL } from "../types.js";
 import {
-  bhExpr, CAUSAL_EXPR, causalMask, checkBool, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
+  bhExpr, CAUSAL_EXPR, causalMask, checkBool, recordKeptPairs, checkPrefill, colDiagSums, Ctx, ir, makeMask, perHead, posInt, sliceRows,
   TileGrid, topkIdx, type PrefillCommonOptions,
 } from "./common.js";
 
@@ -128,6 +128,22 @@ export async function verticalSlash(q: Tensor, k: Tensor, opts: VerticalSlashOpt
     bm = grid.toFields(causalMask());
   } else bm = grid.toFields(mask);
   selections.set(bm, { columns, diagonals });
+  if (cover === "exact") {
+    // Causal pairs on kept columns plus kept diagonals, minus their crossings (c + d < S).
+    let pairs = 0;
+    for (let r = 0; r < columns.length; r++) {
+      const cols = columns[r];
+      const diags = diagonals[r];
+      for (const c of cols) pairs += S - c;
+      for (const d of diags) pairs += S - d;
+      let hi = diags.length; // diags sorted ascending: count d <= S - 1 - c, c ascending
+      for (const c of cols) {
+        while (hi > 0 && diags[hi - 1] > S - 1 - c) hi--;
+        pairs -= hi;
+      }
+    }
+    recordKeptPairs(bm, pairs);
+  }
   return ctx.finish(bm, { cover, lastQ, verticalSize: vSize, slashSize: sSize, sinkColumns: sinkCols, localDiagonals: localDiags, blockSize: bs });
 }
 

@@ -232,3 +232,18 @@ test("sparse attention with an estimator's mask runs and approaches dense as the
   const err = await sl.metrics.outputError(out, dense);
   assert.ok(err.relL2 < 1e-4, `seed ${seed}: all causal tiles kept -> dense (relL2 ${err.relL2})`);
 });
+
+test("keptPairs of vertical-slash and MoBA equal the element count of sl.metrics.density", async () => {
+  const seed = freshSeed();
+  const S = 320;
+  const q = randn([1, 2, S, 16], seed);
+  const k = randn([1, 1, S, 16], seed + 1);
+  const causalPairs = 2 * (S * (S + 1)) / 2;
+  for (const bm of [
+    await D.verticalSlash(q, k, { verticalSize: 37, slashSize: 51, sinkColumns: 5, localDiagonals: 9, blockSize: 32 }),
+    await D.moba(q, k, { mobaBlock: 64, topK: 2, blockSize: 32 }),
+  ]) {
+    const d = sl.metrics.density(bm, { level: "element", denominator: "causal" }).value;
+    assert.ok(Math.abs(D.keptPairs(bm)! / causalPairs - d) < 1e-12, `seed ${seed}: ${D.estimatorInfo(bm)!.method} ${D.keptPairs(bm)! / causalPairs} vs ${d}`);
+  }
+});
