@@ -42,7 +42,12 @@ export class CheckerClient {
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
 
   constructor(options: CheckerOptions) {
-    this.worker = new Worker(new URL(import.meta.url), { workerData: { sparselabChecker: true, options } });
+    // Every checked cell builds a new Program whose garbage V8 would otherwise let pile up for a
+    // long time; an old-generation cap makes it collect instead of growing the kernel's RSS.
+    this.worker = new Worker(new URL(import.meta.url), {
+      workerData: { sparselabChecker: true, options },
+      resourceLimits: { maxOldGenerationSizeMb: Number(process.env.SPARSELAB_CHECKER_HEAP_MB ?? 1024), maxYoungGenerationSizeMb: 48 },
+    });
     this.worker.unref();
     this.worker.on("message", (m: { id: number; result?: unknown; error?: string }) => {
       const p = this.pending.get(m.id);

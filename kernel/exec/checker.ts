@@ -75,6 +75,7 @@ export class Checker {
   private readonly deps = new Map<string, Set<string>>();
   private nextCell = 1;
   private readonly service: ts.LanguageService;
+  private readonly registry: ts.DocumentRegistry;
   private readonly options: ts.CompilerOptions;
   private readonly globalsFile: string;
   private readonly pendingFile: string;
@@ -138,7 +139,8 @@ export class Checker {
       realpath: (p) => cached(this.realCache, p, ts.sys.realpath!),
       useCaseSensitiveFileNames: () => true,
     };
-    this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+    this.registry = ts.createDocumentRegistry();
+    this.service = ts.createLanguageService(host, this.registry);
   }
 
   /** Declarations of the preloaded globals (sl, display, input, clearOutput, widgets, interact). */
