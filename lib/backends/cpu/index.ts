@@ -11,6 +11,7 @@
  * | SPARSELAB_THREADS   | threads of the pool (default: the cores)                      |
  * | SPARSELAB_ISA       | force a kernel set: avx512, avx2 or generic (if the CPU has it)|
  * | SPARSELAB_CPU_ADDON | path of an out-of-tree sparselab_cpu.node                     |
+ * | SPARSELAB_TUNE_QTILE, SPARSELAB_TUNE_KVCHUNK | dense attention tile sizes (64 x 128; tuning runs only) |
  * | SPARSELAB_SKIP_NATIVE=1 | (install time) skip building the addon                    |
  */
 import { registerOp, setBackendStatus } from "../registry.js";
@@ -20,6 +21,8 @@ import { cpuDecodeAttention } from "./decode-attention.js";
 import { cpuAntidiagScores, cpuColDiagSums } from "./estimator-ops.js";
 import { cpuBlockPool, cpuGroupedGemm, cpuMatmul, cpuSoftmax, cpuTopk } from "./tensor-ops.js";
 
+// The `*Into` variants write into caller-owned storage (tests poison it first; benchmarks
+// reuse it); the registered ops above allocate their outputs.
 export { attentionInto, maskBitmaps } from "./attention.js";
 export { decodeAttentionInto } from "./decode-attention.js";
 export { antidiagScoresInto, colDiagSumsInto } from "./estimator-ops.js";
