@@ -9,7 +9,7 @@
  * s.observe("value", (c) => console.log(c.new));
  * s
  */
-export { Widget, closeAll, type Change, type Observer, type CustomHandler, type ModelSpec } from "./widget.js";
+export { Widget, closeAll, type Change, type Observer, type CustomHandler, type ModelSpec, type ErrorSink } from "./widget.js";
 export { DOMWidget, Layout, Style, type LayoutOptions, type DOMWidgetOptions, type DescriptionOptions } from "./dom-widget.js";
 export {
   IntSlider, FloatSlider, FloatLogSlider, IntRangeSlider, FloatRangeSlider,

@@ -151,7 +151,12 @@ export class Interactive<C extends ControlsSpec = ControlsSpec, R = unknown> ext
     this.controls = built;
     this.output = output;
     this._fn = fn;
-    for (const w of Object.values(built) as unknown[]) if (w instanceof Widget) w.observe("value", () => this.update());
+    for (const w of Object.values(built) as unknown[]) {
+      if (!(w instanceof Widget)) continue;
+      w.observe("value", () => this.update());
+      // errors from observers users add to these controls show under them too
+      w.errorsTo(output);
+    }
   }
 
   /** The current values of all controls. */

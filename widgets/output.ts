@@ -144,4 +144,13 @@ export class Output extends DOMWidget {
     if (k) reportCallbackError("Output.capture callback", e);
     else this.appendError(e);
   }
+
+  /**
+   * Shows a callback's error here (what `widget.errorsTo(out)` uses): in a kernel as stderr
+   * routed to this Output by msg_id, else as an error output in `outputs`.
+   */
+  showError(where: string, err: unknown): void {
+    if (getKernelComms()) this.capture(() => reportCallbackError(where, err));
+    else this.appendError(err);
+  }
 }

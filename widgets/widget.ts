@@ -38,6 +38,11 @@ export type Observer<T = any> = (change: Change<T>) => void | Promise<void>;
 /** A handler of custom messages from the front-end (`model.send(content, callbacks, buffers)`). */
 export type CustomHandler = (content: any, buffers: Uint8Array[], widget: Widget) => void | Promise<void>;
 
+/** Somewhere to show errors thrown by a widget's callbacks (an Output widget). */
+export interface ErrorSink {
+  showError(where: string, err: unknown): void;
+}
+
 /** Where a state change came from: kernel code, or a front-end `update` message. */
 type Origin = "kernel" | "frontend";
 
@@ -62,6 +67,7 @@ export class Widget {
   private _opened = false;
   private _closed = false;
   private _held: Set<string> | undefined;
+  private _errorSink: ErrorSink | undefined;
 
   constructor(spec: ModelSpec, options: Record<string, unknown> = {}) {
     this.model_id = randomUUID().replace(/-/g, "");
@@ -162,6 +168,33 @@ export class Widget {
     if (!this._ensureOpen()) return;
     const bytes = buffers.map((b) => (b instanceof Uint8Array ? b : b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
     this._comms!.send(this.model_id, { method: "custom", content }, bytes);
+  }
+
+  /**
+   * Shows errors thrown by this widget's observers and handlers in `out` (an Output), so they
+   * appear on the page beside the widget; by default they go to stderr of the current request.
+   * @example
+   * const out = new widgets.Output();
+   * const b = new widgets.Button({ description: "fail" }).errorsTo(out);
+   * b.onClick(() => { throw new Error("shown in out"); });
+   * new widgets.VBox([b, out])
+   */
+  errorsTo(out: ErrorSink | undefined): this {
+    this._errorSink = out;
+    return this;
+  }
+
+  /** Reports an error from a callback: to the error Output if one is set, else stderr. */
+  protected _report(where: string, err: unknown): void {
+    if (this._errorSink) {
+      try {
+        this._errorSink.showError(where, err);
+        return;
+      } catch (e) {
+        reportCallbackError("error Output", e);
+      }
+    }
+    reportCallbackError(where, err);
   }
 
   /** Runs `fn` and sends all the property changes it makes as one `update`. */
@@ -280,10 +313,10 @@ export class Widget {
         try {
           const r = fn(c);
           if (r && typeof (r as Promise<void>).then === "function") {
-            pending.push(Promise.resolve(r).catch((e) => reportCallbackError(where, e)));
+            pending.push(Promise.resolve(r).catch((e) => this._report(where, e)));
           }
         } catch (e) {
-          reportCallbackError(where, e);
+          this._report(where, e);
         }
       }
     }
@@ -375,7 +408,7 @@ export class Widget {
         checked[k] = this._checkKernelValue(k, v);
       } catch (e) {
         // A front-end value we cannot accept: report it; the kernel's value goes back below.
-        reportCallbackError(`${this.spec.name} update from the front-end`, e);
+        this._report(`${this.spec.name} update from the front-end`, e);
       }
     }
     const done = this._commit(checked, "frontend");
@@ -398,10 +431,10 @@ export class Widget {
       try {
         const r = fn(content, buffers, this);
         if (r && typeof (r as Promise<void>).then === "function") {
-          pending.push(Promise.resolve(r).catch((e) => reportCallbackError(where, e)));
+          pending.push(Promise.resolve(r).catch((e) => this._report(where, e)));
         }
       } catch (e) {
-        reportCallbackError(where, e);
+        this._report(where, e);
       }
     }
     await Promise.all(pending);

@@ -89,3 +89,28 @@ test("clear() inside a kernel sends clear_output routed to the Output and emptie
   assert.equal(msgIdBefore.data.state.msg_id, k.parent);
   assert.deepEqual(out.outputs, []);
 });
+
+test("errorsTo(out): a throwing click handler's error shows in the Output (routed by msg_id, or as an error output headless)", async () => {
+  const k = freshKernel();
+  const out = new w.Output();
+  const b = new w.Button({ description: "x" }).errorsTo(out);
+  b.onClick(() => {
+    throw new Error("handler broke");
+  });
+  await settle();
+  await k.fromFrontend(b.model_id, { method: "custom", content: { event: "click" } }, [], "click-1");
+  const err = k.log.find((x) => x.kind === "stream" && /handler broke/.test(x.data.text))!;
+  assert.equal(err.parent, "click-1");
+  const idx = k.log.indexOf(err);
+  const msgIds = k.log.filter((x, i) => x.kind === "msg" && x.commId === out.model_id && "msg_id" in x.data.state && Math.abs(i - idx) <= 2).map((x) => x.data.state.msg_id);
+  assert.deepEqual(msgIds, ["click-1", ""], "captured: msg_id set around the error");
+  w.setKernelComms(undefined);
+  const out2 = new w.Output();
+  const b2 = new w.Button().errorsTo(out2);
+  b2.onClick(async () => {
+    throw new RangeError("async broke");
+  });
+  await b2.click();
+  assert.equal(out2.outputs.length, 1);
+  assert.deepEqual([(out2.outputs[0] as any).output_type, (out2.outputs[0] as any).ename, (out2.outputs[0] as any).evalue], ["error", "RangeError", "async broke"]);
+});
