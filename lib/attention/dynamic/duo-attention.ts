@@ -4,7 +4,9 @@
  */
 import { argError, SparselabError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { inRange, nonNegInt, type EstimatorCommonOptions } from "./common.js";
+import type { BlockMask } from "../block-mask.js";
+import { TILE_FULL, TILE_PARTIAL } from "../types.js";
+import { CAUSAL_EXPR, checkPrefill, Ctx, inRange, ir, makeMask, nonNegInt, posInt, TileGrid, type EstimatorCommonOptions } from "./common.js";
 import { checkDecode } from "./decode-common.js";
 
 /** Options of {@link duoAttention}. */
@@ -48,22 +50,10 @@ export async function duoAttention(q: Tensor, kCache: Tensor, opts: DuoAttention
   const op = "dynamic.duoAttention";
   const { B, Hkv, Skv: S } = checkDecode(op, q, kCache);
   if (!opts || opts.alpha === undefined) throw new SparselabError(op, "argument 'opts.alpha' (one gate value per KV head) is required");
-  const alpha = opts.alpha instanceof Tensor ? Array.from(opts.alpha.floatData()) : Array.from(opts.alpha);
-  if (alpha.length !== Hkv || alpha.some((a) => typeof a !== "number" || Number.isNaN(a)))
-    argError(op, "alpha", `${Hkv} numbers (one per KV head)`, `${alpha.length} values`);
+  const alpha = readAlpha(op, opts.alpha, Hkv);
   const sink = nonNegInt(op, "sink", opts.sink, 128);
   const recent = nonNegInt(op, "recent", opts.recent, 256);
-  let retrieval: boolean[];
-  if (opts.sparsity !== undefined) {
-    const sp = inRange(op, "sparsity", opts.sparsity, 0.5, 0, 1);
-    const nStream = Math.round(sp * Hkv);
-    const order = alpha.map((_, i) => i).sort((x, y) => alpha[x] - alpha[y] || x - y);
-    const streaming = new Set(order.slice(0, nStream));
-    retrieval = alpha.map((_, i) => !streaming.has(i));
-  } else {
-    const th = inRange(op, "threshold", opts.threshold, 0.5, -Infinity, Infinity);
-    retrieval = alpha.map((a) => a >= th);
-  }
+  const retrieval = decide(op, alpha, opts);
   const streamList: number[] = [];
   for (let t = 0; t < S; t++) if (t < sink || t >= S - recent) streamList.push(t);
   const indices = retrieval.map((full) => {
@@ -74,4 +64,78 @@ export async function duoAttention(q: Tensor, kCache: Tensor, opts: DuoAttention
   });
   const density = retrieval.reduce((s, full) => s + (full ? S : streamList.length), 0) / (Hkv * S);
   return { retrieval, indices, density };
+}
+
+function readAlpha(op: string, a: ArrayLike<number> | Tensor, Hkv: number): number[] {
+  const alpha = a instanceof Tensor ? Array.from(a.floatData()) : Array.from(a);
+  if (alpha.length !== Hkv || alpha.some((x) => typeof x !== "number" || Number.isNaN(x)))
+    argError(op, "alpha", `${Hkv} numbers (one per KV head)`, `${alpha.length} values`);
+  return alpha;
+}
+
+/** true = retrieval head: α >= threshold, or outside the lowest `sparsity` share of α. */
+function decide(op: string, alpha: number[], opts: { threshold?: number; sparsity?: number }): boolean[] {
+  if (opts.sparsity !== undefined) {
+    const sp = inRange(op, "sparsity", opts.sparsity, 0.5, 0, 1);
+    const nStream = Math.round(sp * alpha.length);
+    const order = alpha.map((_, i) => i).sort((x, y) => alpha[x] - alpha[y] || x - y);
+    const streaming = new Set(order.slice(0, nStream));
+    return alpha.map((_, i) => !streaming.has(i));
+  }
+  const th = inRange(op, "threshold", opts.threshold, 0.5, -Infinity, Infinity);
+  return alpha.map((a) => a >= th);
+}
+
+/** Options of {@link duoAttentionPrefill}. */
+export interface DuoAttentionPrefillOptions extends Omit<DuoAttentionOptions, "signal"> {
+  /** Tile size. Default 128. */
+  blockSize?: number;
+}
+
+/**
+ * DuoAttention for prefill: the same per-KV-head split as {@link duoAttention}, as a causal
+ * BlockMask over query heads: a retrieval head's queries see every earlier key, a streaming
+ * head's see the `sink` first keys and the `recent` latest (q − kv < recent). Tiles inside
+ * the pattern are full; edge tiles carry a table-backed mask the native backends run from IR.
+ *
+ * @example
+ * const bm = await sl.dynamic.duoAttentionPrefill(q, k, { alpha: [0.9, 0.1], sink: 128, recent: 256 });
+ * const out = await sl.attention(q, k, v, { blockMask: bm });
+ */
+export async function duoAttentionPrefill(q: Tensor, k: Tensor, opts: DuoAttentionPrefillOptions): Promise<BlockMask> {
+  const op = "dynamic.duoAttentionPrefill";
+  const ctx = new Ctx(op, opts);
+  const { B, Hq, Hkv, Sq: S, group } = checkPrefill(op, q, k, true);
+  if (!opts || opts.alpha === undefined) throw new SparselabError(op, "argument 'opts.alpha' (one gate value per KV head) is required");
+  const retrieval = decide(op, readAlpha(op, opts.alpha, Hkv), opts);
+  const sink = nonNegInt(op, "sink", opts.sink, 128);
+  const recent = nonNegInt(op, "recent", opts.recent, 256);
+  const bs = posInt(op, "blockSize", opts.blockSize, 128);
+  const full = new Int32Array(Hq);
+  for (let h = 0; h < Hq; h++) full[h] = retrieval[Math.floor(h / group)] ? 1 : 0;
+  const g = new TileGrid(1, Hq, S, S, bs, bs);
+  for (let h = 0; h < Hq; h++)
+    for (let qb = 0; qb < g.qBlocks; qb++) {
+      const q0 = qb * bs;
+      const q1 = Math.min(S, q0 + bs) - 1;
+      for (let kb = 0; kb <= qb; kb++) {
+        const k0 = kb * bs;
+        const k1 = Math.min(S, k0 + bs) - 1;
+        const below = k1 <= q0;
+        if (full[h]) g.mark(h, qb, kb, below ? TILE_FULL : TILE_PARTIAL);
+        else if (below && (k1 < sink || q1 - k0 < recent)) g.mark(h, qb, kb, TILE_FULL);
+        else if (k0 < sink || q0 - k1 < recent) g.mark(h, qb, kb, TILE_PARTIAL);
+      }
+    }
+  const streamE = ir.bin("or", ir.bin("lt", ir.v("kv"), ir.num(sink)), ir.bin("lt", ir.bin("sub", ir.v("q"), ir.v("kv")), ir.num(recent)));
+  const mask = makeMask(
+    "duoAttention",
+    `duo_attention_sink${sink}_recent${recent}`,
+    { sink, recent, retrieval },
+    (_b, h, qi, kv) => qi >= kv && (full[h] === 1 || kv < sink || qi - kv < recent),
+    { expr: ir.bin("and", CAUSAL_EXPR, ir.bin("or", ir.idx(0, ir.v("h")), streamE)), tables: [full] },
+  );
+  void B;
+  // B = 1: the split is per head, the same for every batch row (BlockMask broadcasting).
+  return ctx.finish(g.toFields(mask), { sink, recent, retrieval, blockSize: bs });
 }

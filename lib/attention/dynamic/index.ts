@@ -23,4 +23,4 @@ export { biformer, type BiformerOptions } from "./biformer.js";
 export { quest, questPageBounds, type QuestOptions } from "./quest.js";
 export { doubleSparsity, doubleSparsityCalibrate, type DoubleSparsityOptions } from "./double-sparsity.js";
 export { tidalDecode, TidalDecoder, type TidalDecodeOptions, type TidalDecoderOptions } from "./tidal-decode.js";
-export { duoAttention, type DuoAttentionOptions, type DuoAttentionResult } from "./duo-attention.js";
+export { duoAttention, duoAttentionPrefill, type DuoAttentionOptions, type DuoAttentionPrefillOptions, type DuoAttentionResult } from "./duo-attention.js";

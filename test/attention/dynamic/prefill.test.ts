@@ -22,6 +22,7 @@ const CASES: [string, Est, Record<string, unknown>, boolean][] = [
   ["hip", D.hip as Est, { blockSize: 16, budget: 48, sink: 16, window: 32 }, true],
   ["routingTransformer", D.routingTransformer as Est, { clusterSize: 32, iterations: 3, blockSize: 32, seed: 3 }, true],
   ["routingTransformer(keys)", D.routingTransformer as Est, { clusterSize: 32, iterations: 3, blockSize: 32, seed: 3, fit: "keys" }, true],
+  ["duoAttentionPrefill", D.duoAttentionPrefill as unknown as Est, { alpha: [0.9, 0.1], sink: 8, recent: 40, blockSize: 32 }, true],
   ["biformer", D.biformer as Est, { regionSize: 32, topK: 3 }, true],
   ["biformer(2d)", D.biformer as Est, { grid: [16, 16], regionsPerSide: 4, topK: 3 }, true],
   ["biformer(causal)", D.biformer as Est, { regionSize: 32, topK: 3, causal: true }, true],
@@ -37,6 +38,10 @@ for (const [name, est, o, elementLevel] of CASES) {
     const ref = await est(q, k, { ...o, impl: "reference" });
     assert.deepEqual(classes(fast), classes(ref), `${note}: fast vs reference tile classes`);
     assert.equal(fast.H, name === "aShape" ? 1 : 4, note);
+    if (name === "duoAttentionPrefill") {
+      // KV head 0 (query heads 0, 1) is a retrieval head; KV head 1 streams.
+      assert.ok(fast.mask!.at(0, 1, 200, 100) && !fast.mask!.at(0, 2, 200, 100) && fast.mask!.at(0, 3, 200, 3) && fast.mask!.at(0, 3, 200, 170), note);
+    }
     const info = D.estimatorInfo(fast);
     assert.ok(info && info.ms >= 0, `${note}: estimatorInfo recorded`);
     assert.ok(Object.values(D.estimatorInfo(ref)!.backends).every((b) => b === "loops"), `${note}: reference path ran loops`);
