@@ -29,13 +29,19 @@ const sink: KernelComms = {
 };
 setKernelComms(sink);
 
-async function timeIt(label: string, fn: (i: number) => void | Promise<void>): Promise<number> {
-  for (let i = 0; i < 500; i++) await fn(i); // warm-up
-  const t0 = performance.now();
-  for (let i = 0; i < N; i++) await fn(i);
-  const us = ((performance.now() - t0) * 1000) / N;
-  console.log(`${label.padEnd(44)} ${us.toFixed(2)} us/update`);
-  return us;
+/** Best of 5 interleaved rounds (the box is shared and loaded: the minimum is the cost). */
+async function timeRounds(variants: [string, (i: number) => void | Promise<void>][]): Promise<number[]> {
+  const best = variants.map(() => Infinity);
+  for (const [, fn] of variants) for (let i = 0; i < 500; i++) await fn(i); // warm-up
+  for (let round = 0; round < 5; round++) {
+    for (const [j, [, fn]] of variants.entries()) {
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) await fn(i);
+      best[j] = Math.min(best[j]!, ((performance.now() - t0) * 1000) / N);
+    }
+  }
+  variants.forEach(([label], j) => console.log(`${label.padEnd(44)} ${best[j]!.toFixed(2)} us/update (best of 5)`));
+  return best;
 }
 
 const s = new IntSlider({ max: 1_000_000 });
@@ -49,13 +55,15 @@ await new Promise((r) => setImmediate(r));
 const hs = handlers.get(s.model_id)!;
 const hd = handlers.get(d.model_id)!;
 
-const peer = await timeIt("peer: copy state + send echo", (i) => {
-  const data = { method: "update", state: { value: i }, buffer_paths: [] };
-  const copy = JSON.parse(JSON.stringify(data.state));
-  sink.send("x", { method: "echo_update", state: copy, buffer_paths: [] });
-});
-const slider = await timeIt("IntSlider update (check, echo, observer)", (i) => hs({ method: "update", state: { value: i }, buffer_paths: [] }, [], "m"));
-const dropdown = await timeIt("Dropdown update (index -> value, label)", (i) => hd({ method: "update", state: { index: i % 4 }, buffer_paths: [] }, [], "m"));
+const [peer, slider, dropdown] = (await timeRounds([
+  ["peer: copy state + send echo", (i) => {
+    const data = { method: "update", state: { value: i }, buffer_paths: [] };
+    const copy = JSON.parse(JSON.stringify(data.state));
+    sink.send("x", { method: "echo_update", state: copy, buffer_paths: [] });
+  }],
+  ["IntSlider update (check, echo, observer)", (i) => hs({ method: "update", state: { value: i }, buffer_paths: [] }, [], "m")],
+  ["Dropdown update (index -> value, label)", (i) => hd({ method: "update", state: { index: i % 4 }, buffer_paths: [] }, [], "m")],
+])) as [number, number, number];
 
 global.gc?.();
 const rss0 = process.memoryUsage().rss;
