@@ -453,8 +453,10 @@ export function causalTile(qb: number, kb: number, qbs: number, kbs: number, qLe
 }
 
 /**
- * Reads a BlockMask (or its fields) back as a dense tile-class grid [B·H, qBlocks, kvBlocks];
- * what tests and metrics compare.
+ * Reads a BlockMask (or its fields) back as a dense tile-class grid [B·H, qBlocks, kvBlocks]
+ * (0 empty, 1 partial, 2 full); what tests and metrics compare.
+ * @example
+ * const cls = sl.dynamic.tileClasses(await sl.dynamic.moba(q, k));
  */
 export function tileClasses(f: BlockMaskFields): Uint8Array {
   const nq = Math.ceil(f.qLen / f.qBlockSize);

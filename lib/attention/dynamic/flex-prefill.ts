@@ -34,7 +34,12 @@ export interface FlexPrefillDecision {
 
 const decisions = new WeakMap<object, FlexPrefillDecision>();
 
-/** The per-head pattern decisions behind a mask returned by {@link flexPrefill}. */
+/**
+ * The per-head pattern decisions behind a mask returned by {@link flexPrefill}.
+ * @example
+ * const bm = await sl.dynamic.flexPrefill(q, k);
+ * sl.dynamic.flexPrefillDecision(bm)!.jsDivergence;
+ */
 export function flexPrefillDecision(bm: object): FlexPrefillDecision | undefined {
   return decisions.get(bm);
 }

@@ -29,7 +29,12 @@ export interface MobaSelection {
 
 const selections = new WeakMap<object, MobaSelection>();
 
-/** The per-query block choices behind a mask returned by {@link moba}. */
+/**
+ * The per-query block choices behind a mask returned by {@link moba}.
+ * @example
+ * const bm = await sl.dynamic.moba(q, k);
+ * const { chosen, nBlocks } = sl.dynamic.mobaSelection(bm)!;   // chosen[(bh * S + q) * nBlocks + j]
+ */
 export function mobaSelection(bm: object): MobaSelection | undefined {
   return selections.get(bm);
 }

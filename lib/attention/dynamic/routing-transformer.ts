@@ -41,7 +41,12 @@ export interface RoutingAssignment {
 
 const assignments = new WeakMap<object, RoutingAssignment>();
 
-/** The cluster assignments behind a mask returned by {@link routingTransformer}. */
+/**
+ * The cluster assignments behind a mask returned by {@link routingTransformer}.
+ * @example
+ * const bm = await sl.dynamic.routingTransformer(q, k, { seed: 1 });
+ * sl.dynamic.routingAssignment(bm)!.queryCluster.slice(0, 10);
+ */
 export function routingAssignment(bm: object): RoutingAssignment | undefined {
   return assignments.get(bm);
 }

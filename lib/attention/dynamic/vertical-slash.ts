@@ -42,7 +42,12 @@ export interface VerticalSlashSelection {
 
 const selections = new WeakMap<object, VerticalSlashSelection>();
 
-/** The kept columns and diagonals behind a mask returned by {@link verticalSlash}. */
+/**
+ * The kept columns and diagonals behind a mask returned by {@link verticalSlash}.
+ * @example
+ * const bm = await sl.dynamic.verticalSlash(q, k);
+ * sl.dynamic.verticalSlashSelection(bm)!.diagonals[0].length;   // slashSize of head 0
+ */
 export function verticalSlashSelection(bm: object): VerticalSlashSelection | undefined {
   return selections.get(bm);
 }

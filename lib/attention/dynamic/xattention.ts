@@ -30,7 +30,12 @@ export interface XAttentionScores {
 
 const scoresOf = new WeakMap<object, XAttentionScores>();
 
-/** The estimated block masses behind a mask returned by {@link xattention}. */
+/**
+ * The estimated block masses behind a mask returned by {@link xattention}.
+ * @example
+ * const bm = await sl.dynamic.xattention(q, k);
+ * const { blockMass, kvBlocks } = sl.dynamic.xattentionScores(bm)!;
+ */
 export function xattentionScores(bm: object): XAttentionScores | undefined {
   return scoresOf.get(bm);
 }
