@@ -2,6 +2,7 @@ import { argError } from "../../errors.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import { checkBlockMaskShape } from "./check.js";
 import { tallyBlockMask } from "./tally.js";
+import { pct, withDisplay } from "./show.js";
 
 /** Which unit density counts: computed tiles, or attended (q, kv) pairs. */
 export type DensityLevel = "block" | "element";
@@ -70,11 +71,15 @@ export function density(blockMask: BlockMaskFields, opts: DensityOptions = {}): 
   if (typeof own === "function") {
     const r = own.call(blockMask, { level, denominator });
     const value = typeof r === "number" ? r : (r as { value?: unknown })?.value;
-    if (typeof value === "number") return { value, level, denominator, definition };
+    if (typeof value === "number") return shown({ value, level, denominator, definition });
   }
   const t = tallyBlockMask(blockMask, { causal: denominator === "causal", elements: level === "element" });
   const value = level === "block" ? ratio(t.tiles, t.totalTiles) : ratio(t.elements, t.totalElements);
-  return { value, level, denominator, definition };
+  return shown({ value, level, denominator, definition });
+}
+
+function shown(d: Density): Density {
+  return withDisplay(d, () => [[`density (${d.level}, ${d.denominator})`, pct(d.value)]], d.definition);
 }
 
 function ratio(a: number, b: number): number {

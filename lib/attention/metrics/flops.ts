@@ -2,6 +2,7 @@ import { argError } from "../../errors.js";
 import type { BlockMaskFields } from "../block-mask.js";
 import { checkBlockMaskShape } from "./check.js";
 import { tallyBlockMask } from "./tally.js";
+import { eng, pct, withDisplay } from "./show.js";
 
 /** Options of {@link flops}: the work (a block mask, or a count of kept pairs) and the sizes. */
 export interface FlopsOptions {
@@ -78,12 +79,20 @@ export function flops(opts: FlopsOptions): Flops {
     const kept = t.elements * rep;
     const dense = perPair * B * H * bm.qLen * bm.kvLen;
     const value = perPair * kept;
-    return { value, dense, ratio: dense ? value / dense : 0, keptPairs: kept, computed: perPair * t.computedElements * rep, definition };
+    return shown({ value, dense, ratio: dense ? value / dense : 0, keptPairs: kept, computed: perPair * t.computedElements * rep, definition });
   }
   if (typeof keptPairs !== "number" || !Number.isFinite(keptPairs) || keptPairs < 0)
     argError(op, "opts.keptPairs", "a non-negative number of kept (q, kv) pairs per (b, h)", String(keptPairs));
   const kept = keptPairs * B * H;
   const value = perPair * kept;
   const dense = opts.qLen !== undefined && opts.kvLen !== undefined ? perPair * B * H * opts.qLen * opts.kvLen : NaN;
-  return { value, dense, ratio: value / dense, keptPairs: kept, computed: NaN, definition };
+  return shown({ value, dense, ratio: value / dense, keptPairs: kept, computed: NaN, definition });
+}
+
+function shown(f: Flops): Flops {
+  return withDisplay(
+    f,
+    () => [["FLOPs", `${eng(f.value)}FLOP`], ["dense", `${eng(f.dense)}FLOP`], ["ratio", pct(f.ratio)], ["computed by tiles", `${eng(f.computed)}FLOP`]],
+    f.definition,
+  );
 }

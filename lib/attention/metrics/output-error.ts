@@ -1,6 +1,7 @@
 import { argError, fmtShape } from "../../errors.js";
 import { isFloat } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
+import { withDisplay } from "./show.js";
 
 /** How far an output is from a reference. */
 export interface OutputError {
@@ -71,9 +72,18 @@ export function compareArrays(a: ArrayLike<number>, r: ArrayLike<number>): Outpu
     if (ad > maxAbs) maxAbs = ad;
   }
   const n = a.length;
-  if (nan) return { relL1: NaN, cosine: NaN, rmse: NaN, maxAbs: NaN, relL2: NaN, count: n };
+  if (nan) return shown({ relL1: NaN, cosine: NaN, rmse: NaN, maxAbs: NaN, relL2: NaN, count: n });
   const relL1 = refL1 === 0 ? (l1 === 0 ? 0 : Infinity) : l1 / refL1;
   const relL2 = nr === 0 ? (sq === 0 ? 0 : Infinity) : Math.sqrt(sq / nr);
   const cosine = na === 0 && nr === 0 ? 1 : na === 0 || nr === 0 ? 0 : dot / Math.sqrt(na * nr);
-  return { relL1, cosine, rmse: n ? Math.sqrt(sq / n) : 0, maxAbs, relL2, count: n };
+  return shown({ relL1, cosine, rmse: n ? Math.sqrt(sq / n) : 0, maxAbs, relL2, count: n });
+}
+
+function shown(e: OutputError): OutputError {
+  const f = (x: number) => x.toExponential(3);
+  return withDisplay(
+    e,
+    () => [["relative L1", f(e.relL1)], ["cosine", e.cosine.toFixed(6)], ["RMSE", f(e.rmse)], ["max |diff|", f(e.maxAbs)], ["relative L2", f(e.relL2)]],
+    "relL1 = Σ|out − ref| / Σ|ref|; cosine = Σ out·ref / (‖out‖ ‖ref‖); RMSE = sqrt(mean (out − ref)²); float64 sums",
+  );
 }

@@ -6,6 +6,7 @@ import type { BlockMaskFields } from "../block-mask.js";
 import type { ScoreMod } from "../types.js";
 import { attention, checkOptions, checkQkv } from "../attention.js";
 import { decodeAttention } from "../decode-attention.js";
+import { pct, withDisplay } from "./show.js";
 import { createBlockMask } from "../create-block-mask.js";
 import { causal } from "../masks/causal.js";
 
@@ -107,7 +108,7 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
       perHead[Math.floor(i / Sq) % Hq] += r;
     }
     const rows = la.length;
-    return {
+    const result: Recall = {
       value: rows ? sum / rows : NaN,
       perHead: Array.from(perHead, (x) => (B * Sq ? x / (B * Sq) : NaN)),
       min: rows ? min : NaN,
@@ -117,6 +118,7 @@ export async function recall(q: Tensor, k: Tensor, opts: RecallOptions): Promise
         (opts.causal ? " over the causal keys kv <= q" : opts.reference ? " over the reference block mask's keys" : " over all keys") +
         ")_kv (retained attention mass; exact)",
     };
+    return withDisplay(result, () => [["recall", pct(result.value)], ["worst row", pct(result.min)], ["per head", result.perHead.map(pct).join(", ")]], result.definition);
   } finally {
     if (onHost) v.dispose();
   }

@@ -212,3 +212,15 @@ test("flops: 4·B·H·D·keptPairs, with dense and computed figures", () => {
   assert.throws(() => metrics.flops({ keptPairs: 1, D: 0 }), /opts.D/);
   assert.throws(() => metrics.flops({ blockMask: bm, D: 8, qLen: 9 }), /opts.qLen/);
 });
+
+test("metric results display their value beside their definition, and stay plain data", async () => {
+  const { DISPLAY } = await import("../../../lib/display.js");
+  const d = metrics.density(hand(), { level: "element", denominator: "causal" });
+  const bundle = (d as unknown as Record<symbol, () => Record<string, string>>)[DISPLAY]();
+  assert.match(bundle["text/plain"], /density \(element, causal\): 133\.33%/);
+  assert.ok(bundle["text/plain"].includes(d.definition));
+  assert.match(bundle["text/html"], /<table>/);
+  assert.deepEqual(Object.keys(d), ["value", "level", "denominator", "definition"]);
+  const f = metrics.flops({ keptPairs: 10, D: 4, qLen: 5, kvLen: 4 });
+  assert.match((f as unknown as Record<symbol, () => Record<string, string>>)[DISPLAY]()["text/plain"], /FLOPs: 160\.0 FLOP\ndense: 320\.0 FLOP/);
+});
