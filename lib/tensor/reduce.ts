@@ -125,7 +125,22 @@ function extreme(op: string, x: Tensor, opts: ReduceOptions, sign: 1 | -1): Tens
   const { outer, n, inner, v } = p;
   const r = new Float64Array(outer * inner);
   // Flip the sign once so one max loop serves both; NaN stays NaN through the flip.
-  for (let o = 0; o < outer; o++)
+  if (inner > 1) {
+    // Reducing a leading axis: sweep whole rows so memory is read in order.
+    r.fill(-Infinity);
+    for (let o = 0; o < outer; o++) {
+      const ob = o * inner;
+      for (let k = 0; k < n; k++) {
+        const base = (o * n + k) * inner;
+        for (let i = 0; i < inner; i++) {
+          const e = sign * v[base + i];
+          const acc = r[ob + i];
+          if (e > acc || e !== e) r[ob + i] = acc !== acc ? acc : e;
+        }
+      }
+    }
+    for (let i = 0; i < r.length; i++) r[i] *= sign;
+  } else for (let o = 0; o < outer; o++)
     for (let i = 0; i < inner; i++) {
       let acc = -Infinity;
       for (let k = 0, s = o * n * inner + i; k < n; k++, s += inner) {

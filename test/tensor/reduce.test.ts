@@ -60,6 +60,8 @@ test("every reduction matches a float64 loop on random inputs, every axis and ke
 test("reductions: NaN, ties, empty axes, integer sums, dtypes", () => {
   assert.ok(Number.isNaN(sl.max(sl.tensor([1, NaN, 3])).item()));
   assert.equal(sl.argmax(sl.tensor([1, NaN, 3, NaN])).item(), 1);
+  assert.deepEqual(Array.from(sl.max(sl.tensor([[NaN, 1], [5, 2], [0, NaN]]), { axis: 0 }).data).map(String), ["NaN", "NaN"]);
+  assert.deepEqual(Array.from(sl.min(sl.tensor([[NaN, 1], [5, -2]]), { axis: 0 }).data).map(String), ["NaN", "-2"]);
   assert.equal(sl.argmax(sl.tensor([3, 1, 3])).item(), 0);
   assert.equal(sl.argmin(sl.tensor([3, 1, 1])).item(), 1);
   assert.equal(sl.sum(sl.zeros([0])).item(), 0);
