@@ -17,8 +17,8 @@ export {
   type FloatRangeSliderOptions, type SliderStyle,
 } from "./sliders.js";
 export {
-  Selection, Dropdown, Select, RadioButtons, ToggleButtons,
-  type SelectionOptions, type SelectOptions, type ToggleButtonsOptions, type OptionsInput,
+  Selection, Dropdown, Select, RadioButtons, ToggleButtons, SelectionSlider,
+  type SelectionOptions, type SelectOptions, type ToggleButtonsOptions, type SelectionSliderOptions, type OptionsInput,
 } from "./selection.js";
 export { Checkbox, ToggleButton, type CheckboxOptions, type ToggleButtonOptions } from "./bool.js";
 export {

@@ -236,3 +236,37 @@ export interface ToggleButtons<T = unknown> extends Dropdown<T> {
   button_style: "primary" | "success" | "info" | "warning" | "danger" | "";
 }
 defineTraitAccessors(ToggleButtons, TOGGLE_BUTTONS);
+
+export interface SelectionSliderOptions<T> extends Omit<SelectionOptions<T>, "style"> {
+  orientation?: "horizontal" | "vertical";
+  /** Show the selected label beside the slider. */
+  readout?: boolean;
+  continuous_update?: boolean;
+  behavior?: "drag-tap" | "drag-snap" | "tap" | "drag" | "snap";
+  style?: Style | { description_width?: string; handle_color?: string | null };
+}
+const SELECTION_SLIDER = controlsSpec("SelectionSlider", "SelectionSliderModel", "SelectionSliderView", {
+  ...selectionTraits("SliderStyleModel"),
+  orientation: oneOf(["horizontal", "vertical"], "horizontal"),
+  readout: bool(true),
+  continuous_update: bool(true),
+  behavior: oneOf(["drag-tap", "drag-snap", "tap", "drag", "snap"], "drag-tap"),
+});
+/**
+ * A slider over a list of options (e.g. block sizes), showing the selected label.
+ * @example
+ * const block = new widgets.SelectionSlider({ options: [16, 32, 64, 128], value: 64, description: "block" });
+ * block
+ */
+export class SelectionSlider<T = unknown> extends Selection<T> {
+  constructor(options: SelectionSliderOptions<T> = {}) {
+    super(SELECTION_SLIDER, options as SelectionOptions<T> & Record<string, unknown>);
+  }
+}
+export interface SelectionSlider<T = unknown> extends Dropdown<T> {
+  orientation: "horizontal" | "vertical";
+  readout: boolean;
+  continuous_update: boolean;
+  behavior: "drag-tap" | "drag-snap" | "tap" | "drag" | "snap";
+}
+defineTraitAccessors(SelectionSlider, SELECTION_SLIDER);

@@ -39,6 +39,7 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
   show(new w.RadioButtons({ options: ["r1", "r2"], description: "radio" }));
   show(new w.ToggleButtons({ options: ["t1", "t2"], description: "tb" }));
   show(new w.ToggleButton({ description: "toggle" }));
+  show(new w.SelectionSlider({ options: [16, 32, 64, 128], value: 64, description: "block" }));
   show(new w.Checkbox({ value: true, description: "check" }));
   show(new w.Text({ value: "hello", description: "text" }));
   show(new w.Textarea({ value: "area", description: "ta" }));
@@ -86,7 +87,8 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
     await page.locator(".widget-gridbox").waitFor({ timeout: 30_000 });
     await page.locator("#outhtml").waitFor({ timeout: 10_000 });
     const n = (sel: string) => page.locator(sel).count();
-    assert.equal(await n(".jupyter-widgets.widget-inline-hbox.widget-slider, .widget-hslider"), 6, "six sliders");
+    assert.equal(await n(".jupyter-widgets.widget-inline-hbox.widget-slider, .widget-hslider"), 7, "seven sliders");
+    assert.equal(await n(".widget-readout >> text=64"), 1, "SelectionSlider reads out the label at index");
     assert.equal(await page.locator(".widget-dropdown select").inputValue(), "sliding", "Dropdown shows the label at index");
     assert.equal(await n(".widget-select select option"), 3);
     assert.equal(await n(".widget-radio-box input"), 2);
