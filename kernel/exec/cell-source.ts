@@ -11,7 +11,8 @@
  * cells share one `exports` object, so a later cell reassigning `x` is seen by functions
  * declared earlier (Python's notebook semantics).
  */
-import ts from "typescript";
+import ts from "./ts.js";
+import type * as TS from "typescript";
 import { EditedText, type Edit } from "./edits.js";
 
 /** Where each name visible to the next cell was last declared. */
@@ -33,17 +34,17 @@ export interface CellSources {
   runtime: EditedText;
 }
 
-function bindingNames(name: ts.BindingName, out: string[]): void {
+function bindingNames(name: TS.BindingName, out: string[]): void {
   if (ts.isIdentifier(name)) out.push(name.text);
   else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, out);
 }
 
-function hasExport(node: ts.Node): boolean {
+function hasExport(node: TS.Node): boolean {
   return !!ts.canHaveModifiers(node) && !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
 }
 
 /** Parses a cell once; the source file is reused for every rewrite. */
-export function parseCell(code: string, fileName = "cell.ts"): ts.SourceFile {
+export function parseCell(code: string, fileName = "cell.ts"): TS.SourceFile {
   return ts.createSourceFile(fileName, code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
 }
 
@@ -80,7 +81,7 @@ export function buildCellSources(
       (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name))
     ) {
       if (!st.name) continue;
-      declared.set((st.name as ts.Identifier).text, { isConst: !ts.isFunctionDeclaration(st) });
+      declared.set((st.name as TS.Identifier).text, { isConst: !ts.isFunctionDeclaration(st) });
       if (!hasExport(st)) exportEdits.push({ pos: st.getStart(sf), remove: 0, insert: "export " });
     } else if (ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier)) {
       const spec = st.moduleSpecifier.text;

@@ -3,7 +3,8 @@
  * answers completion, inspection and is_complete. The lib and package .d.ts files stay cached
  * in the document registry, so checking a new cell only binds and checks that cell.
  */
-import ts from "typescript";
+import ts from "./ts.js";
+import type * as TS from "typescript";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -74,15 +75,15 @@ export class Checker {
   /** Cells each cell imports from (its header), to keep them alive while it is. */
   private readonly deps = new Map<string, Set<string>>();
   private nextCell = 1;
-  private readonly service: ts.LanguageService;
-  private readonly registry: ts.DocumentRegistry;
-  private readonly options: ts.CompilerOptions;
+  private readonly service: TS.LanguageService;
+  private readonly registry: TS.DocumentRegistry;
+  private readonly options: TS.CompilerOptions;
   private readonly globalsFile: string;
   private readonly pendingFile: string;
   private readonly scratchFile: string;
   // Module resolution probes the disk for every file on every new program; installed packages
   // do not change during a session, so remembering the answers keeps a cell check in the ms.
-  private readonly diskCache = new Map<string, ts.IScriptSnapshot | undefined>();
+  private readonly diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
   private readonly existsCache = new Map<string, boolean>();
   private readonly dirCache = new Map<string, boolean>();
   private readonly realCache = new Map<string, string>();
@@ -115,7 +116,7 @@ export class Checker {
     this.files.set(this.globalsFile, { text: this.globalsText(), version: 1 });
     this.files.set(this.pendingFile, { text: "export {};", version: 1 });
     this.files.set(this.scratchFile, { text: "export {};", version: 1 });
-    const host: ts.LanguageServiceHost = {
+    const host: TS.LanguageServiceHost = {
       getCompilationSettings: () => this.options,
       // The root names never change: TypeScript rebuilds a program from scratch (all module
       // resolution redone) when they do. Committed cells are reached through imports instead.
@@ -315,7 +316,7 @@ export class Checker {
   /** is_complete: incomplete while brackets, strings, templates or comments are open. */
   isComplete(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
     const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, code);
-    const stack: ts.SyntaxKind[] = [];
+    const stack: TS.SyntaxKind[] = [];
     let tok = scanner.scan();
     while (tok !== ts.SyntaxKind.EndOfFileToken) {
       if (scanner.isUnterminated()) return { status: "incomplete", indent: "" };
@@ -338,7 +339,7 @@ export class Checker {
     }
     if (stack.length > 0) return { status: "incomplete", indent: "  ".repeat(stack.length) };
     const sf = ts.createSourceFile("is_complete.ts", code, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
-    const parseDiagnostics = (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics;
+    const parseDiagnostics = (sf as unknown as { parseDiagnostics: TS.Diagnostic[] }).parseDiagnostics;
     return parseDiagnostics.length ? { status: "invalid" } : { status: "complete" };
   }
 }

@@ -11,7 +11,7 @@ import { decode, encode, Signer, WireError } from "../protocol/wire.js";
 import { makeMessage, type Message } from "../protocol/message.js";
 import { SendQueue } from "../protocol/send-queue.js";
 import type { ControlToMain, MainToControl } from "../protocol/control-worker.js";
-import { CheckerClient } from "../exec/checker-worker.js";
+import { CheckerClient } from "../exec/checker-client.js";
 import { CellRuntime, InterruptedError } from "../exec/runtime.js";
 import { runtimeErrorContent, typeErrorContent, type ErrorContent } from "../exec/traceback.js";
 import { captureProcessStreams, currentContext, kernelLog, OutputContext, runInContext, type Publish } from "../io/output-context.js";
@@ -110,6 +110,36 @@ export class Kernel {
     void this.receiveLoop(this.shell, (msg) => this.enqueue(msg));
     void this.receiveLoop(this.stdin, (msg) => this.onStdin(msg));
     void this.checker.warm().catch((e) => kernelLog("checker warm-up failed:", e));
+    setTimeout(() => void this.loadLibrary(), 100).unref();
+  }
+
+  private libraryLoad: Promise<void> | undefined;
+
+  /**
+   * Loads the library as `sl` (and widgets as `widgets`/`interact` when that module exists).
+   * It takes about half a second, so it starts right after the first kernel_info_reply (or
+   * 100 ms after start-up): the handshake is answered first, and cells wait for it.
+   */
+  private loadLibrary(): Promise<void> {
+    const g = globalThis as Record<string, unknown>;
+    this.libraryLoad ??= (async () => {
+      try {
+        g.sl = await import(pathToFileURL(join(packageRoot, "dist/lib/index.js")).href);
+      } catch (e) {
+        kernelLog("could not load sparselab:", e);
+      }
+      const widgetsPath = join(packageRoot, "dist/widgets/index.js");
+      if (existsSync(widgetsPath)) {
+        try {
+          const w = await import(pathToFileURL(widgetsPath).href);
+          g.widgets = w;
+          if (typeof w.interact === "function") g.interact = w.interact;
+        } catch (e) {
+          kernelLog("could not load sparselab/widgets:", e);
+        }
+      }
+    })();
+    return this.libraryLoad;
   }
 
   private installGlobals(): void {
@@ -119,20 +149,6 @@ export class Kernel {
     g.clearOutput = clearOutput;
     g.input = (prompt = "", o: { password?: boolean } = {}) => this.input(prompt, !!o.password);
     setKernelComms(this.comms);
-    // Everything the library exports, under `sl`; widgets when that module exists.
-    void import(pathToFileURL(join(packageRoot, "dist/lib/index.js")).href).then(
-      (sl) => (g.sl = sl),
-      (e) => kernelLog("could not load sparselab:", e),
-    );
-    const widgetsPath = join(packageRoot, "dist/widgets/index.js");
-    if (existsSync(widgetsPath))
-      void import(pathToFileURL(widgetsPath).href).then(
-        (w) => {
-          g.widgets = w;
-          if (typeof w.interact === "function") g.interact = w.interact;
-        },
-        (e) => kernelLog("could not load sparselab/widgets:", e),
-      );
     process.on("SIGINT", () => this.interrupt());
     process.on("unhandledRejection", (reason) => this.reportAsync("Unhandled promise rejection", reason));
     process.on("uncaughtException", (err) => this.reportAsync("Uncaught exception", err));
@@ -222,7 +238,9 @@ export class Kernel {
     const c = (msg.content ?? {}) as Record<string, any>;
     switch (msg.header.msg_type) {
       case "kernel_info_request":
-        return reply("kernel_info_reply", kernelInfo());
+        reply("kernel_info_reply", kernelInfo());
+        setImmediate(() => void this.loadLibrary());
+        return;
       case "execute_request":
         return this.execute(msg, reply);
       case "complete_request": {
@@ -293,7 +311,7 @@ export class Kernel {
     try {
       await runInContext(ctx, async () => {
         if (code.trim() === "") return;
-        const check = await this.checker.check(code);
+        const [check] = await Promise.all([this.checker.check(code), this.loadLibrary()]);
         if (!check.ok) {
           error = typeErrorContent(check.diagnostics, code, count);
           return;
