@@ -11,7 +11,10 @@
  * 3. Block-sparse at S = 8192 D64 H8: sliding window 256 / 1024, causal, a vertical-slash
  *    pattern and a 10% random block mask: time, block density (tiles computed / all tiles)
  *    and efficiency = dense time x density / sparse time.
- * Times are medians. FLOPs count 4·S·S·D per head for dense (QKᵀ and PV).
+ * Times are medians. FLOPs count 4·S·S·D per head for dense (QKᵀ and PV). Next to wall
+ * times, the CPU time per op (process.cpuUsage over all threads, medians) is given for both:
+ * on a shared machine it is the steadier measure of how much work each implementation does.
+ * SPARSELAB_THREADS=1 runs both on one thread.
  */
 import { createRequire } from "node:module";
 import { existsSync, writeFileSync } from "node:fs";
@@ -99,14 +102,21 @@ async function main(): Promise<void> {
       }
       agree = Math.sqrt(num / den);
     }
+    const oursCpu: number[] = [];
+    const peerCpu: number[] = [];
+    const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
     for (let r = 0; r < reps; r++) {
+      let c0 = process.cpuUsage();
       let t0 = performance.now();
       (await sl.attention(q, k, v, { backend: "cpu" })).dispose();
       ours.push(performance.now() - t0);
+      oursCpu.push(cpuMs(process.cpuUsage(c0)));
       if (session && feeds) {
+        c0 = process.cpuUsage();
         t0 = performance.now();
         await session.run(feeds);
         peer.push(performance.now() - t0);
+        peerCpu.push(cpuMs(process.cpuUsage(c0)));
       }
     }
     const t = median(ours);
@@ -114,11 +124,13 @@ async function main(): Promise<void> {
     const row = {
       shape: `H${H} D${D} S${S}`, oursMs: t, oursGflops: flops / t / 1e6, ortMs: tp, ortGflops: tp ? flops / tp / 1e6 : undefined,
       speedup: tp ? tp / t : undefined, fractionOfCeiling: flops / t / 1e6 / probe0, relDiffVsOrt: agree,
+      oursCpuMs: median(oursCpu), ortCpuMs: peerCpu.length ? median(peerCpu) : undefined,
     };
     dense.push(row);
     console.log(
       `dense ${row.shape}: ours ${fmt(t)} ms (${fmt(row.oursGflops, 0)} GFLOP/s, ${fmt(100 * row.fractionOfCeiling, 0)}% of probe)` +
-        (tp ? `; onnxruntime ${fmt(tp)} ms (${fmt(row.ortGflops!, 0)} GFLOP/s); ours is ${fmt(row.speedup!, 2)}x; outputs differ by ${agree!.toExponential(1)}` : ""),
+        (tp ? `; onnxruntime ${fmt(tp)} ms (${fmt(row.ortGflops!, 0)} GFLOP/s); ours is ${fmt(row.speedup!, 2)}x; outputs differ by ${agree!.toExponential(1)}` : "") +
+        `\n    CPU time per op: ours ${fmt(row.oursCpuMs)} ms` + (row.ortCpuMs !== undefined ? `, onnxruntime ${fmt(row.ortCpuMs)} ms (onnxruntime / ours = ${fmt(row.ortCpuMs / row.oursCpuMs, 2)})` : ""),
     );
     q.dispose();
     k.dispose();

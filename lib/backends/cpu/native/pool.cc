@@ -23,7 +23,11 @@ inline void cpu_relax() {
 // sleep, and the caller spins as long for the last tasks to finish: an op runs several
 // regions back to back, and on a loaded machine a thread that sleeps waits a whole scheduler
 // slice to run again.
-constexpr int kSpin = 1 << 14;
+int spin_count() {
+  const char* e = std::getenv("SPARSELAB_SPIN");
+  return e && std::atoi(e) >= 0 ? std::atoi(e) : 1 << 14;
+}
+const int kSpin = spin_count();
 
 class Pool {
  public:
