@@ -63,3 +63,4 @@ export { compare, type CompareOptions, type CompareMethod } from "./attention/co
 export * as cuda from "./backends/cuda/index.js";
 
 // -- viz
+export * as viz from "./viz/index.js";
