@@ -6,7 +6,7 @@ import { TILE_EMPTY, TILE_FULL, TILE_PARTIAL, type Mask } from "./types.js";
 import { countTrue } from "./masks/support/tile-scan.js";
 import { drawGrid, escapeHtml } from "./masks/support/grid-text.js";
 import { shiftBatchHead } from "./masks/support/shift-mask.js";
-import { checkInt, describe } from "./masks/support/make-mask.js";
+import { checkInt, describe, makeMask } from "./masks/support/make-mask.js";
 
 /**
  * The fields of a block mask, in FlexAttention's layout so that masks move between the two.
@@ -538,18 +538,28 @@ export class BlockMask implements BlockMaskFields {
    * `BlockMask.from_kv_blocks(t["kv_num_blocks"], t["kv_indices"], t["full_kv_num_blocks"],
    *  t["full_kv_indices"], BLOCK_SIZE=tuple(json.loads(meta["BLOCK_SIZE"])), mask_mod=...,
    *  seq_lengths=tuple(json.loads(meta["seq_lengths"])))`.
+   *
+   * `convention`: "torch" (default) writes exactly what PyTorch's create_block_mask makes: when
+   * a length is not a multiple of its block size, PyTorch marks every tile of the ragged last
+   * query-block row and kv-block column partial (its padding is masked there), even where all
+   * real elements are true; so full tiles there are written as partial. "exact" writes our
+   * classes unchanged (ragged tiles classified over their real elements only). Checked against
+   * PyTorch 2.11 by bench/create-block-mask/torch_check.py.
    * @example
    * const bytes = await bm.toSafetensors();
    * const back = sl.BlockMask.fromSafetensors(bytes, { mask: sl.masks.causal() });
    */
-  async toSafetensors(): Promise<Uint8Array> {
-    const q = this.qBlockLists();
+  async toSafetensors(opts: { convention?: "torch" | "exact" } = {}): Promise<Uint8Array> {
+    const convention = opts.convention ?? "torch";
+    if (convention !== "torch" && convention !== "exact") argError("BlockMask.toSafetensors", "convention", '"torch" or "exact"', describe(convention));
+    const src = convention === "torch" ? this.#raggedEdgesPartial() : this;
+    const q = src.qBlockLists();
     return encodeSafetensors(
       {
-        kv_num_blocks: this.kvNumBlocks,
-        kv_indices: this.kvIndices,
-        full_kv_num_blocks: this.fullKvNumBlocks,
-        full_kv_indices: this.fullKvIndices,
+        kv_num_blocks: src.kvNumBlocks,
+        kv_indices: src.kvIndices,
+        full_kv_num_blocks: src.fullKvNumBlocks,
+        full_kv_indices: src.fullKvIndices,
         q_num_blocks: q.qNumBlocks,
         q_indices: q.qIndices,
         full_q_num_blocks: q.fullQNumBlocks,
@@ -557,11 +567,28 @@ export class BlockMask implements BlockMaskFields {
       },
       {
         format: "sparselab.block_mask",
+        convention,
         BLOCK_SIZE: JSON.stringify([this.qBlockSize, this.kvBlockSize]),
         seq_lengths: JSON.stringify([this.qLen, this.kvLen]),
         ...(this.mask ? { mask_name: this.mask.name } : {}),
       },
     );
+  }
+
+  /** This mask with full tiles on a ragged last row / column made partial (PyTorch's convention). */
+  #raggedEdgesPartial(): BlockMask {
+    const nq = this.qBlocks, nk = this.kvBlocks;
+    const raggedRow = this.qLen % this.qBlockSize !== 0, raggedCol = this.kvLen % this.kvBlockSize !== 0;
+    if (!raggedRow && !raggedCol) return this;
+    const f = fieldsFromClasses(this.B, this.H, nq, nk, (b, h) => {
+      const cls = this.tileClasses(b, h);
+      if (raggedRow) for (let j = 0; j < nk; j++) if (cls[(nq - 1) * nk + j] === TILE_FULL) cls[(nq - 1) * nk + j] = TILE_PARTIAL;
+      if (raggedCol) for (let i = 0; i < nq; i++) if (cls[i * nk + nk - 1] === TILE_FULL) cls[i * nk + nk - 1] = TILE_PARTIAL;
+      return cls;
+    });
+    // a fully-true ragged tile becomes partial: refine it with the mask, or with "attend" if there is none
+    const mask = this.mask ?? makeMask({ kind: "all", name: "all", params: {}, at: () => true, program: { expr: { t: "num", v: 1 }, tables: [] } });
+    return new BlockMask({ B: this.B, H: this.H, qLen: this.qLen, kvLen: this.kvLen, qBlockSize: this.qBlockSize, kvBlockSize: this.kvBlockSize, ...f, mask }, TRUSTED);
   }
 
   /**

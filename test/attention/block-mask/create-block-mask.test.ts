@@ -172,7 +172,7 @@ test("safetensors export/import with FlexAttention's names", async () => {
   assert.deepEqual(tensors.kv_num_blocks.shape, [1, 2, 7]);
   assert.deepEqual(tensors.q_indices.shape, [1, 2, 12, 7]);
   // q lists are the transpose of the kv lists
-  const cls = bm.tileClasses(0, 1);
+  const cls = sl.BlockMask.fromSafetensors(bytes, { mask: m }).tileClasses(0, 1);
   const qn = tensors.q_num_blocks.data, qi = tensors.q_indices.data;
   for (let j = 0; j < 12; j++) {
     const want = [...Array(7).keys()].filter((i) => cls[i * 12 + j] === sl.TILE_PARTIAL);
@@ -184,7 +184,21 @@ test("safetensors export/import with FlexAttention's names", async () => {
   assert.equal(back.kvLen, 90);
   assert.equal(back.qBlockSize, 16);
   assert.equal(back.kvBlockSize, 8);
-  assert.deepEqual(back.toDense().data, bm.toDense().data);
+  // PyTorch's convention: full tiles on the ragged last row (q 96..99) / column (kv 88..89) are partial
+  const a = bm.toDense().data, t = back.toDense().data;
+  for (let h = 0; h < 2; h++)
+    for (let i = 0; i < 7; i++)
+      for (let j = 0; j < 12; j++) {
+        const k = (h * 7 + i) * 12 + j;
+        const edge = i === 6 || j === 11;
+        assert.equal(t[k], edge && a[k] === sl.TILE_FULL ? sl.TILE_PARTIAL : a[k], `tile ${h},${i},${j}`);
+      }
+  assert.ok(Array.from(a).some((c, k) => c === sl.TILE_FULL && Math.floor(k / 12) % 7 === 6), "the case has a full ragged tile");
+  assert.equal(metadata.convention, "torch");
+  // "exact" round-trips unchanged
+  const exact = sl.BlockMask.fromSafetensors(await bm.toSafetensors({ convention: "exact" }), { mask: m });
+  assert.deepEqual(exact.toDense().data, bm.toDense().data);
+  assert.equal(exact.density({ level: "element" }), bm.density({ level: "element" }));
 });
 
 test("a safetensors file written by hand from the format's spec (as PyTorch would) loads", () => {
