@@ -41,6 +41,7 @@ export { link, dlink, jslink, jsdlink, JsLink, type Link, type WidgetTrait } fro
 export { interact, interactive, fixed, Fixed, Interactive, Interaction, type ValuesOf, type ControlsSpec, type ControlsOf, type ControlOf } from "./interact.js";
 export { AnyWidget, widget, type AnyWidgetOptions, type CommandHandler } from "./anywidget.js";
 export { widgetState, updateStatesMessage, installControlTarget, type WidgetStateSnapshot, type WidgetStateEntry } from "./state.js";
+export { OutputRouter } from "./output-router.js";
 export { widgetViewScript, widgetStateScript, embedManagerScript, embedBundlePath } from "./html-embed.js";
 export { setKernelComms, getKernelComms, onKernelComms, type KernelComms, type CommMessageHandler } from "./comm.js";
 export { lookup as widgetById, liveWidgets } from "./registry.js";
