@@ -233,8 +233,10 @@ void attention(const AttentionArgs& a) {
       float* krow = scratch[size_t(tid)].krow.data();
       for (int j = 0; j < w; j++) {
         const size_t r = size_t(bh) * a.Skv + j0 + j;
-        load_f32(a.k, a.dt, r * D, D, krow);
-        for (int d = 0; d < D; d++) kt[size_t(d) * PWp + j] = krow[d];
+        const float* src = krow;
+        if (a.dt == F32) src = static_cast<const float*>(a.k) + r * D;  // f32: transpose straight from the input
+        else load_f32(a.k, a.dt, r * D, D, krow);
+        for (int d = 0; d < D; d++) kt[size_t(d) * PWp + j] = src[d];
         if (!v_in_place) {
           float* vp = packV.get() + head * v_per_head + size_t(j0 + j) * Dvp;
           load_f32(a.v, a.dt, r * Dv, Dv, vp);
