@@ -235,23 +235,56 @@ export class Tensor<D extends DType = DType> {
   }
 
   /**
-   * `to(dtype)` is `astype(dtype)`. `to("cpu")` on a host tensor is a copy; moving to or from
-   * a GPU goes through the CUDA backend and is not done here.
+   * `to(dtype)` is `astype(dtype)`. `to("cuda")` copies a host tensor to the GPU (when the CUDA
+   * backend loaded; `sl.backends()` says why not otherwise). `to("cpu")` on a host tensor is a
+   * copy; reading a GPU tensor back is asynchronous: `await t.cpu()`.
    * @example
    * sl.randn([4]).to("f16");
+   * const qd = sl.randn([1, 16, 4096, 128], { seed: 1 }).astype("bf16").to("cuda");
    */
-  to<T extends DType>(target: T | "cpu"): Tensor<T> {
+  to<T extends DType>(target: T | "cpu" | "cuda"): Tensor<T> {
+    if (target === "cuda") {
+      if (this.device === "cuda") return this as unknown as Tensor<T>;
+      if (!deviceMover) throw new SparselabError("Tensor.to", `CUDA is not available (${cudaUnavailable()}); see sl.backends()`);
+      return deviceMover(this, "cuda") as Tensor<T>;
+    }
     if (target === "cpu") {
       if (this.device === "cpu") return astypeOp(this, this.dtype) as Tensor<T>;
-      throw new SparselabError("Tensor.to", `reading a ${this.device} tensor back is async: use await t.toTypedArray() or the backend's transfer`);
+      throw new SparselabError("Tensor.to", `reading a ${this.device} tensor back is asynchronous: use await t.cpu()`);
     }
     if (isDType(target)) return astypeOp(this, target) as Tensor<T>;
-    return argError("Tensor.to", "target", "a dtype (f32, f16, bf16, i32, u8, bool) or \"cpu\"", String(target));
+    return argError("Tensor.to", "target", "a dtype (f32, f16, bf16, i32, u8, bool), \"cpu\" or \"cuda\"", String(target));
+  }
+
+  /**
+   * This tensor in host memory: itself when already there, else a copy read back from the device.
+   * @example
+   * const out = await (await sl.attention(qd, kd, vd)).cpu();
+   */
+  async cpu(): Promise<Tensor<D>> {
+    if (this.device === "cpu") return this;
+    return new Tensor(this.shape, this.dtype, await this.buffer!.read());
   }
 
   #checkLive(what: string): void {
     if (this.#disposed) throw new SparselabError(`Tensor.${what}`, "tensor was disposed");
   }
+}
+
+/**
+ * Moves host tensors to a device; the CUDA backend installs it when it loads, so this module
+ * needs no CUDA code.
+ */
+let deviceMover: ((t: Tensor, device: Device) => Tensor) | undefined;
+let deviceMoverReason = "the CUDA backend has not loaded (await sl.ready())";
+
+export function setDeviceMover(fn: ((t: Tensor, device: Device) => Tensor) | undefined, reason?: string): void {
+  deviceMover = fn;
+  if (reason) deviceMoverReason = reason;
+}
+
+function cudaUnavailable(): string {
+  return deviceMoverReason;
 }
 
 let f16Values: Float32Array | undefined;

@@ -1,4 +1,6 @@
 import { registerOp, setBackendStatus } from "../registry.js";
+import { setDeviceMover } from "../../tensor/tensor.js";
+import { toDevice as moveToDevice } from "./device-tensor.js";
 import { cudaAttention } from "./attention.js";
 import { cudaGroupedGemm } from "./moe.js";
 import { cudaAntidiagScores, cudaBlockPool, cudaDecodeAttention } from "./sparse.js";
@@ -18,6 +20,7 @@ export function load(): boolean {
   const rt = cudaRuntime();
   if (!rt) {
     setBackendStatus({ name: "cuda", loaded: false, reason: cudaFailure() });
+    setDeviceMover(undefined, `the CUDA backend did not load: ${cudaFailure()}`);
     return false;
   }
   const i = rt.info;
@@ -26,6 +29,7 @@ export function load(): boolean {
     loaded: true,
     detail: `${i.name}, ${rt.arch}, ${i.multiprocessors} SMs, ${(i.totalMem / 2 ** 30).toFixed(0)} GiB, NVRTC ${i.nvrtcVersion}`,
   });
+  setDeviceMover((t) => moveToDevice(t));
   registerOp("cuda", "attention", cudaAttention);
   registerOp("cuda", "groupedGemm", cudaGroupedGemm);
   registerOp("cuda", "decodeAttention", cudaDecodeAttention);
