@@ -38,6 +38,25 @@ test(`createBlockMask == brute force for every built-in, ragged sizes and block 
   }
 });
 
+test(`createBlockMask at a larger size (deep quadtree over the tile grid) == brute force (seed ${SEED})`, () => {
+  const r = rng(SEED + 12);
+  const n = r.int(1200, 1600);
+  const ids = Int32Array.from({ length: n }, (_, i) => Math.floor((i * 7) / n));
+  const masks: Mask[] = [
+    sl.masks.slidingWindow(r.int(50, 300)),
+    sl.masks.document(ids, sl.masks.causal()),
+    sl.masks.sink(r.int(1, 40), r.int(30, 200)),
+    sl.mask("q >= kv and (q - kv) mod 97 < 40"),
+    sl.masks.neighborhood2d({ shape: [30, 40], kernel: [5, 9], tile: [5, 8] }),
+    sl.masks.radial({ frames: 12, tokensPerFrame: 100, minWidth: 16 }),
+  ];
+  for (const m of masks) {
+    const blockSize: [number, number] = [r.pick([32, 64, 96, 128]), r.pick([32, 64, 100, 128])];
+    const bm = sl.createBlockMask(m, { qLen: n, kvLen: n - r.int(0, 50), blockSize });
+    checkAgainstBrute(bm, m, `${m.name} n=${n} block=${blockSize}`);
+  }
+});
+
 test(`createBlockMask for expressions, plain functions and compositions, per batch and head (seed ${SEED})`, () => {
   const r = rng(SEED + 11);
   const doc = Array.from({ length: 130 }, (_, i) => Math.floor(i / r.int(9, 40)));
