@@ -74,7 +74,10 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
     `<!doctype html><html><head><meta charset="utf-8">${manager}${widgetStateScript(w.widgetState())}</head>` +
       `<body>${shown.map((x) => widgetViewScript(x.model_id)).join("\n")}</body></html>`,
   );
-  const browser = await chromium.launch({ executablePath: chrome, args: ["--no-sandbox"] });
+  const browser = await chromium.launch({
+    executablePath: chrome,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
