@@ -70,7 +70,7 @@ export type BlockPoolImpl = (x: Tensor, block: number, reduce: "mean" | "max" | 
 export type AntidiagScoresImpl = (q: Tensor, k: Tensor, stride: number, scale: number, opts: { signal?: AbortSignal }) => Promise<Tensor<"f32">>;
 
 /** Registry names of the ops above. */
-export const OPS = ["attention", "decodeAttention", "matmul", "groupedGemm", "softmax", "topk", "blockPool", "antidiagScores"] as const;
+export const OPS = ["attention", "decodeAttention", "matmul", "groupedGemm", "softmax", "topk", "blockPool", "antidiagScores", "colDiagSums"] as const;
 export type OpName = (typeof OPS)[number];
 
 /**
@@ -79,8 +79,8 @@ export type OpName = (typeof OPS)[number];
  * returns cols[b, h, j] = Σ_i P[i, j] (vertical lines) and diags[b, h, o] = Σ of P[i, j] over
  * (qOffset + i) − j = o for o in [0, Skv) (slash lines; entries above the diagonal are not
  * counted). q [B, Hq, Sq, D] (usually the last few queries), k [B, Hkv, Skv, D], Hkv | Hq;
- * both outputs f32 [B, Hq, Skv]. A fully masked row contributes nothing. Implemented by the
- * cpu backend (added by the native CPU issue; no JS reference is registered yet).
+ * both outputs f32 [B, Hq, Skv]. A fully masked row contributes nothing. JS reference in
+ * lib/backends/js/col-diag-sums.ts; native on the cpu backend.
  */
 export type ColDiagSumsImpl = (
   q: Tensor,
