@@ -20,7 +20,7 @@ export { nsaSelection, type NsaSelectionOptions } from "./nsa-selection.js";
 export { hip, type HipOptions } from "./hip.js";
 export { routingTransformer, routingAssignment, type RoutingTransformerOptions, type RoutingAssignment } from "./routing-transformer.js";
 export { biformer, type BiformerOptions } from "./biformer.js";
-export { quest, questPageBounds, type QuestOptions } from "./quest.js";
+export { quest, questMetadata, questPageBounds, type QuestOptions, type QuestMetadata } from "./quest.js";
 export { doubleSparsity, doubleSparsityCalibrate, type DoubleSparsityOptions } from "./double-sparsity.js";
 export { tidalDecode, TidalDecoder, type TidalDecodeOptions, type TidalDecoderOptions } from "./tidal-decode.js";
 export { duoAttention, duoAttentionPrefill, type DuoAttentionOptions, type DuoAttentionPrefillOptions, type DuoAttentionResult } from "./duo-attention.js";

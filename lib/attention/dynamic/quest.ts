@@ -2,7 +2,8 @@
  * Quest: query-aware page selection for decoding from per-page key min/max bounds.
  */
 import type { Tensor } from "../../tensor/tensor.js";
-import { blockPool, Ctx, f32, nonNegInt, posInt, topkIdx, type EstimatorCommonOptions } from "./common.js";
+import { argError } from "../../errors.js";
+import { blockPool, check4d, Ctx, f32, nonNegInt, posInt, topkIdx, type EstimatorCommonOptions } from "./common.js";
 import { allIndices, checkDecode, packIndices } from "./decode-common.js";
 
 /** Options of {@link quest}. */
@@ -15,6 +16,42 @@ export interface QuestOptions extends EstimatorCommonOptions {
   layer?: number;
   /** Layers attended densely (Quest skips its first two layers). Default 2. */
   denseLayers?: number;
+  /**
+   * Page min/max from {@link questMetadata}, kept beside the cache as Quest does (updated
+   * when a page fills), so a step does not re-pool the whole cache. Default: computed now.
+   */
+  metadata?: QuestMetadata;
+}
+
+/** Per-page, per-channel key min and max of a cache: f32 [B, Hkv, pages, D] each. */
+export interface QuestMetadata {
+  pageSize: number;
+  /** Cache length the metadata was computed for. */
+  length: number;
+  min: Float32Array;
+  max: Float32Array;
+}
+
+/**
+ * Quest's page metadata: per page of `pageSize` (16) tokens, the per-channel min and max of the
+ * keys (ragged last page). Compute once per cache and pass it to {@link quest} for each step.
+ * @example
+ * const meta = await sl.dynamic.questMetadata(kCache, { pageSize: 16 });
+ * const idx = await sl.dynamic.quest(q, kCache, { budget: 1024, metadata: meta });
+ */
+export async function questMetadata(kCache: Tensor, opts: { pageSize?: number } & EstimatorCommonOptions = {}): Promise<QuestMetadata> {
+  const op = "dynamic.questMetadata";
+  const ctx = new Ctx(op, opts);
+  const k = check4d(op, "kCache", kCache);
+  const page = posInt(op, "pageSize", opts.pageSize, 16);
+  return { pageSize: page, length: k.shape[2], min: await blockPool(ctx, k, page, "min"), max: await blockPool(ctx, k, page, "max") };
+}
+
+function checkMetadata(op: string, m: QuestMetadata, kCache: Tensor, page: number): void {
+  const [B, Hkv, S, D] = kCache.shape;
+  const want = B * Hkv * Math.ceil(S / page) * D;
+  if (!m || m.pageSize !== page || m.length !== S || !(m.min instanceof Float32Array) || m.min.length !== want || !(m.max instanceof Float32Array) || m.max.length !== want)
+    argError(op, "metadata", `questMetadata of this cache (pageSize ${page}, length ${S})`, m ? `pageSize ${m.pageSize}, length ${m.length}` : String(m));
 }
 
 /**
@@ -31,13 +68,14 @@ export async function questPageBounds(q: Tensor, kCache: Tensor, opts: { pageSiz
   return bounds(ctx, q, kCache, posInt(op, "pageSize", opts.pageSize, 16));
 }
 
-async function bounds(ctx: Ctx, q: Tensor, kCache: Tensor, page: number): Promise<Float32Array> {
+async function bounds(ctx: Ctx, q: Tensor, kCache: Tensor, page: number, meta?: QuestMetadata): Promise<Float32Array> {
   const [B, Hq, Sq, D] = q.shape;
   const [, Hkv, S] = kCache.shape;
   const group = Hq / Hkv;
   const np = Math.ceil(S / page);
-  const mn = await blockPool(ctx, kCache, page, "min");
-  const mx = await blockPool(ctx, kCache, page, "max");
+  const mn = meta ? meta.min : await blockPool(ctx, kCache, page, "min");
+  const mx = meta ? meta.max : await blockPool(ctx, kCache, page, "max");
+  ctx.flops += 2 * B * Hq * Sq * np * D;
   const qs = f32(q);
   const out = new Float32Array(B * Hq * np).fill(-Infinity);
   for (let b = 0; b < B; b++)
@@ -84,11 +122,12 @@ export async function quest(q: Tensor, kCache: Tensor, opts: QuestOptions = {}):
   const page = posInt(op, "pageSize", opts.pageSize, 16);
   const budget = posInt(op, "budget", opts.budget, 1024);
   const denseLayers = nonNegInt(op, "denseLayers", opts.denseLayers, 2);
+  if (opts.metadata !== undefined) checkMetadata(op, opts.metadata, kCache, page);
   const params = { pageSize: page, budget, denseLayers, layer: opts.layer };
   if (opts.layer !== undefined && nonNegInt(op, "layer", opts.layer, 0) < denseLayers) return ctx.finish(allIndices(B, Hkv, S), params);
   if (budget >= S) return ctx.finish(allIndices(B, Hkv, S), params);
   const np = Math.ceil(S / page);
-  const ub = await bounds(ctx, q, kCache, page);
+  const ub = await bounds(ctx, q, kCache, page, opts.metadata);
   const last = np - 1;
   const r = S - last * page;
   const extra = Math.max(0, Math.floor((budget - r) / page));

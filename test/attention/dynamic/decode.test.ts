@@ -48,6 +48,9 @@ test("quest: keeps the last page and the highest-bound pages within the budget; 
     const minKept = Math.min(...[...pages].filter((p) => p !== np - 1).map((p) => gb[p]));
     for (let p = 0; p < np - 1; p++) if (!pages.has(p)) assert.ok(gb[p] <= minKept, `seed ${seed}: dropped page ${p} outranks a kept one`);
   }
+  const meta = await D.questMetadata(k, { pageSize: page });
+  assert.deepEqual(Array.from((await D.quest(q, k, { pageSize: page, budget, metadata: meta })).data), Array.from(idx.data), `seed ${seed}: with metadata`);
+  await assert.rejects(D.quest(q, k, { pageSize: 8, budget, metadata: meta }), /argument 'metadata' must be questMetadata of this cache \(pageSize 8/);
   const dense = await D.quest(q, k, { layer: 1 });
   assert.deepEqual(dense.shape, [1, 2, S]);
 });
