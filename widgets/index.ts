@@ -17,8 +17,9 @@ export {
   type FloatRangeSliderOptions, type SliderStyle,
 } from "./sliders.js";
 export {
-  Selection, Dropdown, Select, RadioButtons, ToggleButtons, SelectionSlider,
-  type SelectionOptions, type SelectOptions, type ToggleButtonsOptions, type SelectionSliderOptions, type OptionsInput,
+  Selection, Dropdown, Select, RadioButtons, ToggleButtons, SelectionSlider, SelectMultiple,
+  type SelectionOptions, type SelectOptions, type ToggleButtonsOptions, type SelectionSliderOptions,
+  type SelectMultipleOptions, type OptionsInput,
 } from "./selection.js";
 export { Checkbox, ToggleButton, type CheckboxOptions, type ToggleButtonOptions } from "./bool.js";
 export {
@@ -45,3 +46,4 @@ export { OutputRouter } from "./output-router.js";
 export { widgetViewScript, widgetStateScript, embedManagerScript, embedBundlePath } from "./html-embed.js";
 export { setKernelComms, getKernelComms, onKernelComms, type KernelComms, type CommMessageHandler } from "./comm.js";
 export { lookup as widgetById, liveWidgets } from "./registry.js";
+export * from "./views/index.js";

@@ -270,3 +270,132 @@ export interface SelectionSlider<T = unknown> extends Dropdown<T> {
   behavior: "drag-tap" | "drag-snap" | "tap" | "drag" | "snap";
 }
 defineTraitAccessors(SelectionSlider, SELECTION_SLIDER);
+
+/** Non-negative distinct integers (SelectMultiple's selected indices). */
+function indexList(): import("./traits.js").Trait<number[]> {
+  return {
+    default: () => [],
+    check: (v, ctx) => {
+      if (!Array.isArray(v) || !v.every((i) => Number.isInteger(i) && i >= 0) || new Set(v).size !== v.length) {
+        return argError(ctx.widget, ctx.name, "an array of distinct non-negative integer indices", show(v));
+      }
+      return v.slice();
+    },
+  };
+}
+
+export interface SelectMultipleOptions<T> extends DescriptionOptions {
+  options?: OptionsInput<T>;
+  /** The selected values (each one of the options). */
+  value?: readonly T[];
+  /** The selected labels. */
+  label?: readonly string[];
+  /** The selected indices. */
+  index?: readonly number[];
+  /** Visible rows (null: the front-end's default). */
+  rows?: number | null;
+  disabled?: boolean;
+  style?: Style | { description_width?: string };
+}
+const SELECT_MULTIPLE = controlsSpec("SelectMultiple", "SelectMultipleModel", "SelectMultipleView", {
+  ...descriptionTraits("DescriptionStyleModel"),
+  _options_labels: strList(),
+  index: indexList(),
+  rows: nullableInt(null),
+  disabled: bool(false),
+});
+
+/**
+ * A list box where several options can be selected (ctrl/shift-click); `value` is an array.
+ * @example
+ * const heads = new widgets.SelectMultiple({ options: [0, 1, 2, 3, 4, 5, 6, 7], value: [0, 3], description: "heads" });
+ * heads.observe("value", (c) => console.log(c.new));
+ * heads
+ */
+export class SelectMultiple<T = unknown> extends DOMWidget {
+  private _options: [string, T][];
+  private _last: { value: T[]; label: string[] };
+
+  constructor(options: SelectMultipleOptions<T> = {}) {
+    const { options: opts, value, label, index, ...rest } = options ?? {};
+    const pairs = toPairs<T>("SelectMultiple", opts);
+    const find = (arg: string, xs: readonly unknown[], match: (p: [string, T], x: unknown) => boolean) =>
+      xs.map((x) => {
+        const j = pairs.findIndex((p) => match(p, x));
+        if (j < 0) argError("SelectMultiple", arg, `entries among the options (${pairs.map((p) => JSON.stringify(p[0])).join(", ")})`, show(x));
+        return j;
+      });
+    let idx: readonly number[] = index ?? [];
+    if (label !== undefined) idx = find("label", label, (p, x) => p[0] === x);
+    if (value !== undefined) idx = find("value", value, (p, x) => sameValue(p[1], x));
+    super(SELECT_MULTIPLE, { ...(rest as Record<string, unknown>), _options_labels: pairs.map((p) => p[0]), index: [...idx] });
+    this._options = pairs;
+    this._last = { value: this.value, label: this.label };
+  }
+
+  get options(): [string, T][] {
+    return this._options.map((p) => [p[0], p[1]]);
+  }
+  /** Replaces the options, keeping the selected values that are still offered. */
+  set options(opts: OptionsInput<T>) {
+    const pairs = toPairs<T>(this.spec.name, opts);
+    const keep = this.value.map((v) => pairs.findIndex((p) => sameValue(p[1], v))).filter((j) => j >= 0);
+    this._options = pairs;
+    this.setState({ _options_labels: pairs.map((p) => p[0]), index: keep });
+  }
+
+  /** The selected values, in index order of selection. */
+  get value(): T[] {
+    return (this.get("index") as number[]).map((i) => this._options[i]?.[1]).filter((v): v is T => v !== undefined);
+  }
+  set value(vs: readonly T[]) {
+    if (!Array.isArray(vs)) argError(this.spec.name, "value", "an array of options", show(vs));
+    this.set(
+      "index",
+      vs.map((v) => {
+        const j = this._options.findIndex((p) => sameValue(p[1], v));
+        if (j < 0) argError(this.spec.name, "value", `entries among the options (${this._options.map((p) => JSON.stringify(p[0])).join(", ")})`, show(v));
+        return j;
+      }),
+    );
+  }
+
+  /** The selected labels. */
+  get label(): string[] {
+    return (this.get("index") as number[]).map((i) => this._options[i]?.[0]).filter((l): l is string => l !== undefined);
+  }
+
+  protected override _coerce(c: Record<string, unknown>, s: Record<string, unknown>, origin: "kernel" | "frontend"): void {
+    if (!("index" in c)) return;
+    const n = ((c._options_labels ?? s._options_labels) as string[]).length;
+    const bad = (c.index as number[]).find((i) => i >= n);
+    if (bad !== undefined) {
+      if (origin === "frontend") delete c.index;
+      else argError(this.spec.name, "index", `indices in [0, ${n})`, show(bad));
+    }
+  }
+
+  protected override _isDerived(name: string): boolean {
+    return name === "value" || name === "label";
+  }
+
+  protected override _derive(changes: Change[]): Change[] {
+    if (!changes.some((c) => c.name === "index" || c.name === "_options_labels")) return [];
+    const now = { value: this.value, label: this.label };
+    const out: Change[] = [];
+    if (!sameValue(now.value, this._last.value)) out.push({ name: "value", old: this._last.value, new: now.value, owner: this });
+    if (!sameValue(now.label, this._last.label)) out.push({ name: "label", old: this._last.label, new: now.label, owner: this });
+    this._last = now;
+    return out;
+  }
+}
+export interface SelectMultiple<T = unknown> {
+  index: number[];
+  rows: number | null;
+  disabled: boolean;
+  description: string;
+  description_allow_html: boolean;
+  tooltip: string | null;
+  tabbable: boolean | null;
+}
+defineTraitAccessors(SelectMultiple, SELECT_MULTIPLE, ["_options_labels"]);

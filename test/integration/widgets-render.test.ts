@@ -36,6 +36,7 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
   show(new w.FloatRangeSlider({ description: "frange" }));
   show(new w.Dropdown({ options: ["causal", "sliding"], value: "sliding", description: "dd" }));
   show(new w.Select({ options: ["a", "b", "c"], value: "c", description: "sel" }));
+  show(new w.SelectMultiple({ options: ["m0", "m1", "m2"], value: ["m0", "m2"], description: "multi" }));
   show(new w.RadioButtons({ options: ["r1", "r2"], description: "radio" }));
   show(new w.ToggleButtons({ options: ["t1", "t2"], description: "tb" }));
   show(new w.ToggleButton({ description: "toggle" }));
@@ -93,7 +94,8 @@ test("every control renders in the ipywidgets 8 front-end from our state, and js
     assert.equal(await n(".jupyter-widgets.widget-inline-hbox.widget-slider, .widget-hslider"), 7, "seven sliders");
     assert.equal(await n(".widget-readout >> text=64"), 1, "SelectionSlider reads out the label at index");
     assert.equal(await page.locator(".widget-dropdown select").inputValue(), "sliding", "Dropdown shows the label at index");
-    assert.equal(await n(".widget-select select option"), 3);
+    assert.equal(await n(".widget-select select option"), 6, "Select + SelectMultiple options");
+    assert.deepEqual(await page.locator(".widget-select-multiple select").evaluate((el: any) => Array.from(el.selectedOptions).map((o: any) => o.textContent)), ["m0", "m2"]);
     assert.equal(await n(".widget-radio-box input"), 2);
     assert.equal(await n(".widget-toggle-buttons button"), 2);
     assert.equal(await page.locator(".widget-checkbox input").isChecked(), true);

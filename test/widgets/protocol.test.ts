@@ -17,6 +17,7 @@ const CONTROLS: [string, () => w.Widget, string, string][] = [
   ["Select", () => new w.Select({ options: ["a", "b"] }), "SelectModel", "SelectView"],
   ["RadioButtons", () => new w.RadioButtons({ options: ["a", "b"] }), "RadioButtonsModel", "RadioButtonsView"],
   ["ToggleButtons", () => new w.ToggleButtons({ options: ["a", "b"] }), "ToggleButtonsModel", "ToggleButtonsView"],
+  ["SelectMultiple", () => new w.SelectMultiple({ options: ["a", "b"] }), "SelectMultipleModel", "SelectMultipleView"],
   ["SelectionSlider", () => new w.SelectionSlider({ options: [16, 32] }), "SelectionSliderModel", "SelectionSliderView"],
   ["ToggleButton", () => new w.ToggleButton(), "ToggleButtonModel", "ToggleButtonView"],
   ["Checkbox", () => new w.Checkbox(), "CheckboxModel", "CheckboxView"],

@@ -84,3 +84,25 @@ test("Tab pads titles to its children and selects the first page; setTitle updat
   assert.deepEqual(tab.titles, ["A"]);
   assert.deepEqual(tab.children, [a]);
 });
+
+test("SelectMultiple: value arrays <-> index arrays, derived value observers, front-end changes", async () => {
+  const k = freshKernel();
+  const m = new w.SelectMultiple<number>({ options: [["h0", 0], ["h1", 1], ["h2", 2]], value: [2, 0] });
+  await settle();
+  assert.deepEqual(k.openOf(m.model_id).data.state.index, [2, 0]);
+  assert.deepEqual(m.label, ["h2", "h0"]);
+  const seen: unknown[] = [];
+  m.observe("value", (c) => {
+    seen.push(c.new);
+  });
+  await k.fromFrontend(m.model_id, { method: "update", state: { index: [1] }, buffer_paths: [] });
+  assert.deepEqual(m.value, [1]);
+  assert.deepEqual(seen, [[1]]);
+  m.value = [0, 1];
+  assert.deepEqual(k.msgs(m.model_id).at(-1)!.data.state, { index: [0, 1] });
+  m.options = [["h1", 1], ["h9", 9]];
+  assert.deepEqual(m.value, [1]);
+  assert.throws(() => (m.value = [5]), /SelectMultiple: argument 'value' must be entries among the options \("h1", "h9"\), got 5/);
+  await k.fromFrontend(m.model_id, { method: "update", state: { index: [0, 7] }, buffer_paths: [] });
+  assert.deepEqual(m.value, [1], "out-of-range indices from a front-end are ignored");
+});
