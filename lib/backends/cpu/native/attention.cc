@@ -343,7 +343,11 @@ void attention(const AttentionArgs& a) {
           }
         }
         kk.softmax_tile(S, PWp, rows, w, s.m.data(), s.l.data(), s.alpha.data());
-        kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, kRescale, s.alpha.data());
+        // Once the running maxima settle (most chunks), no row needs rescaling.
+        bool settled = true;
+        for (int r = 0; r < rows; r++) settled &= s.alpha[size_t(r)] == 1.0f;
+        kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
+                s.alpha.data());
       };
 
       if (!a.has_bm) {
