@@ -26,6 +26,8 @@ test(`fixture covers every case it was asked for (transformers ${fixture.transfo
   assert.equal(kinds.filter((k) => k === "lb-loss").length, 4);
   assert.equal(kinds.filter((k) => k === "deepseek-v3").length, 3);
   assert.equal(kinds.filter((k) => k === "softmax-topk").length, 3);
+  assert.equal(kinds.filter((k) => k === "switch-capacity").length, 2);
+  assert.equal(kinds.filter((k) => k === "gshard-capacity").length, 2);
 });
 
 test("load_balancing_loss_func (Mixtral, Qwen3-MoE) = our 'transformers' normalization", () => {
@@ -59,5 +61,40 @@ test("Qwen3-MoE and Mixtral top-k routers: same experts and weights (with and wi
       assert.deepEqual(ids, c.indices[t], msg);
       for (let i = 0; i < c.k; i++) close(ws[i], c.weights[t][i], 1e-5, msg);
     }
+  }
+});
+
+test("SwitchTransformersTop1Router: same expert and gate probability per token", () => {
+  // transformers 5.17's capacity mask is a no-op (one_hot of a keepdim index is [B, S, 1, E], so
+  // its cumsum over dim −2 never counts earlier tokens): the fixture keeps every token, over
+  // capacity or not. Only the choice and the gate value are compared; our capacity rule is
+  // checked by hand in capacity-losses.test.ts and against NLLB below.
+  for (const c of fixture.cases.filter((c) => c.kind === "switch-capacity")) {
+    const r = route(c.logits, { router: "switch" });
+    const idx = r.indices.data as Int32Array, w = r.weights.data as Float32Array;
+    const flat = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+    for (let t = 0; t < c.T; t++) {
+      const msg = `T ${c.T} E ${c.E} token ${t}`;
+      assert.equal(idx[t], flat(c.expert[t]), msg);
+      close(w[t], flat(c.prob[t]), 1e-5, msg);
+    }
+  }
+});
+
+test("NllbMoeTop2Router (fairseq GShard) with capacity: same kept experts and renormalized weights ('slot-major')", () => {
+  for (const c of fixture.cases.filter((c) => c.kind === "gshard-capacity")) {
+    const r = route(c.logits, { router: "gshard", capacityFactor: (c.capacity * c.E) / (2 * c.T) });
+    assert.equal(r.capacity, c.capacity);
+    assert.equal(r.dropPolicy, "slot-major");
+    assert.ok(r.dropped.length > 0, "the case exercises capacity");
+    const idx = r.indices.data as Int32Array, w = r.weights.data as Float32Array;
+    for (let t = 0; t < c.T; t++) {
+      const ours = new Array(c.E).fill(0);
+      for (let s = 0; s < 2; s++) if (idx[t * 2 + s] >= 0) ours[idx[t * 2 + s]] += w[t * 2 + s];
+      for (let e = 0; e < c.E; e++) close(ours[e], c.combine[t][e], 1e-5, `T ${c.T} E ${c.E} token ${t} expert ${e}`);
+    }
+    // With Megatron's token-order policy instead, the kept set differs on this case.
+    const pos = route(c.logits, { router: "gshard", capacityFactor: (c.capacity * c.E) / (2 * c.T), dropPolicy: "position" });
+    assert.notDeepEqual(Array.from(pos.kept.data), Array.from(r.kept.data), "the case separates slot-major from position");
   }
 });
