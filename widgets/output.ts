@@ -128,6 +128,11 @@ export class Output extends DOMWidget {
     this._append({ output_type: "display_data", data, metadata });
   }
 
+  /** Appends a display of `value` (same as appendDisplay). */
+  append(value: unknown, metadata: Record<string, unknown> = {}): Promise<void> {
+    return this.appendDisplay(value, metadata);
+  }
+
   private _append(item: OutputItem): void {
     this.set("outputs", [...(this.get("outputs") as OutputItem[]), item]);
   }

@@ -64,7 +64,7 @@ test("append*/clear fill the outputs state itself (headless), in nbformat shape"
   out.appendStdout("hello\n");
   out.appendStderr("warn\n");
   await out.appendDisplay({ "text/html": "<b>x</b>", "text/plain": "x" });
-  await out.appendDisplay({ a: 1 });
+  await out.append({ a: 1 });
   out.appendError(new RangeError("nope"));
   const o = out.outputs;
   assert.deepEqual(o[0], { output_type: "stream", name: "stdout", text: "hello\n" });
