@@ -160,3 +160,16 @@ test("bad parameters name the op, the argument and the value", () => {
   assert.throws(() => sl.masks.fixed(8, 9), /fixed: argument 'c'/);
   assert.throws(() => sl.masks.globalTokens([-1], 3), /set\[0\]/);
 });
+
+test("masks display as a small picture of their top-left corner", () => {
+  const b = sl.masks.slidingWindow(2)[sl.DISPLAY]() as Record<string, string>;
+  const lines = b["text/plain"].split("\n");
+  assert.match(lines[0], /sliding_window_2/);
+  assert.equal(lines[1], "█" + "·".repeat(31));
+  assert.equal(lines[3], "·██" + "·".repeat(29));
+  assert.match(b["text/html"], /<pre/);
+  const d = sl.masks.document([0, 1]).toString();
+  assert.equal(d, "Mask(document_2)");
+  const pic = (sl.masks.document([0, 0, 1])[sl.DISPLAY]() as Record<string, string>)["text/plain"];
+  assert.match(pic, /outside the mask's range/);
+});

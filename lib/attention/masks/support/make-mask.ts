@@ -1,5 +1,6 @@
 /** The one way built-in, DSL and composed masks are made, so they all behave alike. */
 import { argError } from "../../../errors.js";
+import { DISPLAY, type MimeBundle } from "../../../display.js";
 import type { MaskProgram } from "../../mask-ir.js";
 import { irClassifier } from "../../mask-ir-js.js";
 import type { Mask, TileClass } from "../../types.js";
@@ -47,6 +48,38 @@ class SpecMask implements Mask {
 
   toString(): string {
     return `Mask(${this.name})`;
+  }
+
+  /**
+   * The mask's top-left corner as text, one character per (q, kv): '█' attend, '·' not
+   * (b = h = 0). Rows are queries.
+   * @example
+   * console.log(sl.masks.slidingWindow(4).picture(8));
+   */
+  picture(size = 32): string {
+    const lines = [`${this.kind} mask ${this.name}: q 0..${size - 1} (rows) x kv 0..${size - 1}, █ attend · masked`];
+    let outside = false;
+    for (let q = 0; q < size; q++) {
+      let line = "";
+      for (let kv = 0; kv < size; kv++) {
+        try {
+          line += this.at(0, 0, q, kv) ? "█" : "·";
+        } catch {
+          line += " ";
+          outside = true;
+        }
+      }
+      lines.push(line);
+    }
+    if (outside) lines.push("(blank: positions outside the mask's range)");
+    return lines.join("\n");
+  }
+
+  /** Jupyter display: the name and a 32 x 32 picture. */
+  [DISPLAY](): MimeBundle {
+    const text = this.picture(32);
+    const esc = text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+    return { "text/plain": text, "text/html": `<pre style="line-height:1;font-size:10px">${esc}</pre>` };
   }
 }
 
