@@ -95,7 +95,9 @@ export class Checker {
       target: ts.ScriptTarget.ES2022,
       module: ts.ModuleKind.ESNext,
       moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+      // No DOM lib: cells run in Node (@types/node declares console, timers, fetch, URL,
+      // performance...), and the DOM globals alone double the cost of checking each cell.
+      lib: ["lib.es2023.d.ts"],
       types: ["node"],
       typeRoots,
       strict: true,
