@@ -162,7 +162,8 @@ test("bad parameters name the op, the argument and the value", () => {
 });
 
 test("masks display as a small picture of their top-left corner", () => {
-  const b = sl.masks.slidingWindow(2)[sl.DISPLAY]() as Record<string, string>;
+  const show = (m: unknown) => { assert.ok(sl.isDisplayable(m)); return m[sl.DISPLAY]() as Record<string, string>; };
+  const b = show(sl.masks.slidingWindow(2));
   const lines = b["text/plain"].split("\n");
   assert.match(lines[0], /sliding_window_2/);
   assert.equal(lines[1], "█" + "·".repeat(31));
@@ -170,6 +171,6 @@ test("masks display as a small picture of their top-left corner", () => {
   assert.match(b["text/html"], /<pre/);
   const d = sl.masks.document([0, 1]).toString();
   assert.equal(d, "Mask(document_2)");
-  const pic = (sl.masks.document([0, 0, 1])[sl.DISPLAY]() as Record<string, string>)["text/plain"];
+  const pic = show(sl.masks.document([0, 0, 1]))["text/plain"];
   assert.match(pic, /outside the mask's range/);
 });
