@@ -89,6 +89,12 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const d8 = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
     row(`S=${S} D=${D} dense, 8 warps`, S, D, "dense", d8.median, 4 * H * S * S * D);
     delete process.env.SPARSELAB_CUDA_ATTN_WARPS;
+    for (const mb of ["2", "3"]) {
+      process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS = mb;
+      const dm = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
+      row(`S=${S} D=${D} dense, min ${mb} CTAs/SM`, S, D, "dense", dm.median, 4 * H * S * S * D);
+      delete process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS;
+    }
   }
   const cm = bandMask(S, 128, undefined);
   const causal = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: cm }).then((r) => r.output.dispose()); }, 30, 5);

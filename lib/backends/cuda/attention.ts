@@ -40,11 +40,12 @@ function anyPartial(bm: BlockMaskFields): boolean {
 
 /** The #defines that specialise attention.cu; shared with the nvcc compile check in CI. */
 export function attentionDefines(o: {
-  D: number; warps: number; dtype: string; maskExpr?: string; scoreExpr?: string; tableParams?: string; tableArgs?: string;
+  D: number; warps: number; dtype: string; maskExpr?: string; scoreExpr?: string; tableParams?: string; tableArgs?: string; minBlocks?: number;
 }): string[] {
   return [
     `#define HEAD_DIM ${o.D}`,
     `#define WARPS ${o.warps}`,
+    o.minBlocks && o.minBlocks > 1 ? `#define MIN_BLOCKS ${o.minBlocks}` : "",
     o.dtype === "f16" ? "#define DTYPE_F16 1" : "",
     o.maskExpr ? `#define HAS_MASK 1\n#define MASK_EXPR ((${o.maskExpr}) != 0.f)` : "",
     o.scoreExpr ? `#define HAS_SCORE_MOD 1\n#define SCORE_EXPR (${o.scoreExpr})` : "",
@@ -96,9 +97,13 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
     throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
 
   const gen = toCuda([maskProgram, scoreMod?.program]);
-  const defines = attentionDefines({ D, warps, dtype: q.dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
+  // Measured on H100 (bench/gpu, BENCH_VARIANTS=1): capping registers for three CTAs per SM pays
+  // at D <= 64 (+5%) and costs at D = 128 (spills, -15%).
+  const minBlocks = Number(process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? (D <= 64 ? 3 : 1));
+  const defines = attentionDefines({ D, warps, dtype: q.dtype, minBlocks, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
   const blockM = warps * 16;
-  const smem = (blockM + 4 * BLOCK_N) * D * 2;
+  // Two stages of K and V tiles; Q borrows stage 1 before the pipeline starts.
+  const smem = 4 * BLOCK_N * D * 2;
   const key = defines.join("\n");
   let fn = fnMemo.get(key);
   if (!fn) {

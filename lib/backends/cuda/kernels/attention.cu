@@ -126,7 +126,14 @@ __device__ __forceinline__ void load_tile(elem_t* sm, const elem_t* g, int row0,
 #endif
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS)
+#ifndef MIN_BLOCKS
+#define MIN_BLOCKS 1
+#endif
+// Shared memory: two stages of (K tile, V tile), stage s at s * 2 * TILE; Q is read into
+// registers first from stage 1 (it fits: BLOCK_M <= 2 * BLOCK_N rows), so the CTA needs 4 tiles
+// instead of 4 + BLOCK_M / BLOCK_N, and three CTAs fit on an SM at D = 128.
+#define TILE (BLOCK_N * HEAD_DIM)
+extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)
     attention_fwd(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                   elem_t* __restrict__ O, float* __restrict__ LSE,
                   const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
@@ -134,9 +141,10 @@ extern "C" __global__ void __launch_bounds__(THREADS)
                   int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize, int kvBlockSize,
                   float scale TABLE_PARAMS) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  elem_t* sQ = reinterpret_cast<elem_t*>(smem_raw);
-  elem_t* sK = sQ + BLOCK_M * HEAD_DIM;         // 2 stages
-  elem_t* sV = sK + 2 * BLOCK_N * HEAD_DIM;     // 2 stages
+  elem_t* const sm = reinterpret_cast<elem_t*>(smem_raw);
+  elem_t* const sQ = sm + 2 * TILE;  // stage 1, until the Q fragments are in registers
+#define STAGE_K(s) (sm + (s) * 2 * TILE)
+#define STAGE_V(s) (sm + (s) * 2 * TILE + TILE)
 
   const int qTile = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int hk = h / (Hq / Hkv);
@@ -184,8 +192,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   bool j0masked = false;
   if (nTiles > 0) {
     j0kv = tileStart(0, j0masked);
-    load_tile<BLOCK_N>(sK, gK, j0kv, Skv);
-    load_tile<BLOCK_N>(sV, gV, j0kv, Skv);
+    load_tile<BLOCK_N>(STAGE_K(0), gK, j0kv, Skv);
+    load_tile<BLOCK_N>(STAGE_V(0), gV, j0kv, Skv);
   }
   cp_async_commit();
 
@@ -208,6 +216,16 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #define SC2 scale2
 #endif
 
+  // Q fragments into registers, then stage 1 is free for the K/V pipeline.
+  cp_async_wait<0>();
+  __syncthreads();
+#pragma unroll
+  for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
+    int row = warp * 16 + (lane % 16), ch = kk * 2 + lane / 16;
+    ldmatrix_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3], sQ + swz(row, ch) * 8);
+  }
+  __syncthreads();
+
   for (int j = 0; j < nTiles; j++) {
     const int st = j & 1;
     bool masked;
@@ -216,22 +234,15 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     if (j + 1 < nTiles) {
       bool m2;
       int kvn = tileStart(j + 1, m2);
-      load_tile<BLOCK_N>(sK + (st ^ 1) * BLOCK_N * HEAD_DIM, gK, kvn, Skv);
-      load_tile<BLOCK_N>(sV + (st ^ 1) * BLOCK_N * HEAD_DIM, gV, kvn, Skv);
+      load_tile<BLOCK_N>(STAGE_K(st ^ 1), gK, kvn, Skv);
+      load_tile<BLOCK_N>(STAGE_V(st ^ 1), gV, kvn, Skv);
     }
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
 
-    if (j == 0) {
-#pragma unroll
-      for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
-        int row = warp * 16 + (lane % 16), ch = kk * 2 + lane / 16;
-        ldmatrix_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3], sQ + swz(row, ch) * 8);
-      }
-    }
-    const elem_t* cK = sK + st * BLOCK_N * HEAD_DIM;
-    const elem_t* cV = sV + st * BLOCK_N * HEAD_DIM;
+    const elem_t* cK = STAGE_K(st);
+    const elem_t* cV = STAGE_V(st);
 
     // S = Q Kᵀ for this warp's 16 rows x 64 keys: 8 n-tiles of 8 keys.
     float s[8][4];
