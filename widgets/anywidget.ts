@@ -24,6 +24,8 @@ export interface AnyWidgetOptions<S extends Record<string, unknown>> extends DOM
   state?: S;
   /** A stable name for this kind of widget (keys the CSS, enables hot reload); default: a hash of esm. */
   name?: string;
+  /** The anywidget front-end version range to ask for (default ">=0.9.0"; see versions.ts). */
+  moduleVersion?: string;
 }
 
 const ANY_SPEC: ModelSpec = {
@@ -59,7 +61,10 @@ export class AnyWidget<S extends Record<string, unknown> = Record<string, unknow
 
   constructor(options: AnyWidgetOptions<S>) {
     if (options === null || typeof options !== "object") argError("AnyWidget", "options", "an object with an esm string", show(options));
-    const { esm, css, state, name, ...dom } = options;
+    const { esm, css, state, name, moduleVersion, ...dom } = options;
+    if (moduleVersion !== undefined && (typeof moduleVersion !== "string" || moduleVersion === "")) {
+      argError("AnyWidget", "moduleVersion", "a semver range such as \"~0.11.*\"", show(moduleVersion));
+    }
     if (typeof esm !== "string" || esm.length === 0) argError("AnyWidget", "esm", "ES module source text or a URL", show(esm));
     if (css !== undefined && typeof css !== "string") argError("AnyWidget", "css", "CSS text or a URL", show(css));
     if (state !== undefined && (state === null || typeof state !== "object" || Array.isArray(state))) {
@@ -71,7 +76,10 @@ export class AnyWidget<S extends Record<string, unknown> = Record<string, unknow
       }
     }
     const id = name ?? `sparselab.${createHash("sha256").update(esm).digest("hex").slice(0, 12)}`;
-    super(ANY_SPEC, { ...(dom as Record<string, unknown>), ...(state ?? {}), _esm: esm, _css: css ?? "", _anywidget_id: id });
+    const spec: ModelSpec = moduleVersion
+      ? { ...ANY_SPEC, model: { ...ANY_SPEC.model, version: moduleVersion }, view: { ...ANY_SPEC.view, version: moduleVersion } }
+      : ANY_SPEC;
+    super(spec, { ...(dom as Record<string, unknown>), ...(state ?? {}), _esm: esm, _css: css ?? "", _anywidget_id: id });
     this.state = new Proxy({} as S, {
       get: (_t, k) => (typeof k === "string" ? this.get(k) : undefined),
       set: (_t, k, v) => {

@@ -5,15 +5,19 @@ import { freshKernel, settle } from "./fake-comms.js";
 
 const ESM = `export default { render({ model, el }) { el.textContent = model.get("count"); } }`;
 
-test("anywidget comm_open: AnyModel/AnyView of module anywidget ~0.9.*, with _esm, _css, _anywidget_id and user state", async () => {
+test("anywidget comm_open: AnyModel/AnyView of module anywidget (>=0.9.0, or moduleVersion), with _esm, _css, _anywidget_id and user state", async () => {
   const k = freshKernel();
   const x = w.widget({ esm: ESM, css: ".a{color:red}", state: { count: 1, label: "n" } });
   await settle();
   const s = k.openOf(x.model_id).data.state;
   assert.deepEqual(
     [s._model_name, s._model_module, s._model_module_version, s._view_name, s._view_module, s._view_module_version],
-    ["AnyModel", "anywidget", "~0.9.*", "AnyView", "anywidget", "~0.9.*"],
+    ["AnyModel", "anywidget", ">=0.9.0", "AnyView", "anywidget", ">=0.9.0"],
   );
+  const pinned = w.widget({ esm: ESM, moduleVersion: "~0.9.*" });
+  await settle();
+  const ps = k.openOf(pinned.model_id).data.state;
+  assert.deepEqual([ps._model_module_version, ps._view_module_version], ["~0.9.*", "~0.9.*"]);
   assert.equal(s._esm, ESM);
   assert.equal(s._css, ".a{color:red}");
   assert.match(s._anywidget_id, /^sparselab\.[0-9a-f]{12}$/);

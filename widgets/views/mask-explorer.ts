@@ -17,6 +17,8 @@ import { recall as recallOf, type Recall } from "../../lib/attention/metrics/rec
 import { resolveOp, type BackendName } from "../../lib/backends/registry.js";
 import { blockMaskView } from "../../lib/viz/block-mask-view.js";
 import { pct, type Figure } from "../../lib/viz/figure.js";
+// Registers the JS reference ops, so the explorer also works when only sparselab/widgets is imported.
+import "../../lib/backends/js/index.js";
 import { Interactive } from "../interact.js";
 import { IntSlider } from "../sliders.js";
 import { Dropdown } from "../selection.js";
