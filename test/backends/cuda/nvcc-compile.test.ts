@@ -27,7 +27,7 @@ const variants: Variant[] = [];
 
 function attention(name: string, D: number, warps: number, dtype: string, mask?: Mask, mod?: ScoreMod) {
   const gen = toCuda([mask?.program, mod?.program]);
-  const defs = attentionDefines({ D, warps, dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
+  const defs = attentionDefines({ D, warps, dtype, minBlocks: D <= 64 ? 3 : 1, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
   variants.push({ name, source: `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${kernel("attention.cu")}` });
 }
 for (const D of [64, 128, 80]) for (const dtype of ["bf16", "f16"]) for (const warps of [4, 8]) attention(`attention D${D} ${dtype} w${warps}`, D, warps, dtype);
