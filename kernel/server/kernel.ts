@@ -317,6 +317,8 @@ export class Kernel {
           return;
         }
         try {
+          // An interrupt that came while the cell was being checked cancels it before it runs.
+          if (abort.signal.aborted) throw new InterruptedError();
           const value = await this.runtime.run(check, count, code);
           if (check.hasResult && value !== undefined && !silent) {
             const data = await formatValue(value, formatState);
