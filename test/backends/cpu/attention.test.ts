@@ -168,3 +168,21 @@ test("cancellation stops a long run mid-op", async () => {
   // An already-aborted signal rejects before any work.
   await assert.rejects(attentionInto({ q, k, v, scale: 0.125, returnLse: false, signal: AbortSignal.abort() }, out), (e: Error) => e.name === "CancelledError");
 });
+
+test("dense tile-size variants (wide kv chunks, 96-row q tiles) used for long sequences", async () => {
+  await requireAddon();
+  // The defaults switch to these at S >= 2048; the tuning variables force them at small S.
+  const saved = [process.env.SPARSELAB_TUNE_QTILE, process.env.SPARSELAB_TUNE_KVCHUNK];
+  try {
+    for (const [qt, kc, D] of [[96, 256, 128], [64, 512, 64], [96, 512, 80]] as const) {
+      process.env.SPARSELAB_TUNE_QTILE = String(qt);
+      process.env.SPARSELAB_TUNE_KVCHUNK = String(kc);
+      await check({ B: 1, Hq: 4, Hkv: 1, Sq: 301, Skv: 1100, D }, `dense ${qt}x${kc} D=${D}`);
+    }
+  } finally {
+    if (saved[0] === undefined) delete process.env.SPARSELAB_TUNE_QTILE;
+    else process.env.SPARSELAB_TUNE_QTILE = saved[0];
+    if (saved[1] === undefined) delete process.env.SPARSELAB_TUNE_KVCHUNK;
+    else process.env.SPARSELAB_TUNE_KVCHUNK = saved[1];
+  }
+});
