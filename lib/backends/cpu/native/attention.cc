@@ -74,9 +74,9 @@ class PackBuffer {
 
 int chunk_width(const AttentionArgs& a) {
   if (!a.has_bm) {
-    // Long rows amortise the per-chunk softmax work over wider chunks (measured by CPU time
-    // per op on the 2-core AVX-512 machine: -5 to -10% at S = 4096); short ones keep S in L1.
-    const int dflt = a.Skv >= 4096 ? (a.D <= 64 ? 512 : 256) : a.Skv >= 2048 ? 256 : 128;
+    // Measured by CPU time per op on the 2-core AVX-512 machine: 128 columns everywhere except
+    // long rows of wide heads, where 96 x 256 tiles do ~4% less work.
+    const int dflt = a.D > 64 && a.Skv >= 2048 ? 256 : 128;
     return env_int("SPARSELAB_TUNE_KVCHUNK", dflt);
   }
   const int kbs = a.bm.kbs;
@@ -92,7 +92,7 @@ void attention(const AttentionArgs& a) {
   const int VW = kk.vw;
   const int G = a.Hq / a.Hkv;
   const int D = a.D, Dv = a.Dv;
-  const int kDenseQTile = env_int("SPARSELAB_TUNE_QTILE", a.has_bm || a.D <= 64 || a.Sq < 2048 ? 64 : 96);
+  const int kDenseQTile = env_int("SPARSELAB_TUNE_QTILE", !a.has_bm && a.D > 64 && a.Sq >= 2048 ? 96 : 64);
   const int PW = chunk_width(a);  // kv chunk: a fixed grid that every kv block is a union of
   const int PWp = round_up(PW, VW);
   const int n_chunks = (a.Skv + PW - 1) / PW;
