@@ -80,6 +80,7 @@ async function bounds(ctx: Ctx, q: Tensor, kCache: Tensor, page: number, meta?: 
   const out = new Float32Array(B * Hq * np).fill(-Infinity);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
+      ctx.check();
       const bh = b * Hq + h;
       const kh = b * Hkv + Math.floor(h / group);
       for (let i = 0; i < Sq; i++) {

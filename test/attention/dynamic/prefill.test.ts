@@ -252,3 +252,14 @@ test("keptPairs of vertical-slash and MoBA equal the element count of sl.metrics
     assert.ok(Math.abs(D.keptPairs(bm)! / causalPairs - d) < 1e-12, `seed ${seed}: ${D.estimatorInfo(bm)!.method} ${D.keptPairs(bm)! / causalPairs} vs ${d}`);
   }
 });
+
+test("estimators stop on an aborted signal with CancelledError", async () => {
+  const q = randn([1, 2, 128, 16], 1);
+  const k = randn([1, 2, 128, 16], 2);
+  const ac = new AbortController();
+  ac.abort();
+  for (const f of [D.xattention, D.moba, D.hip, D.nsaSelection, D.verticalSlash] as Est[])
+    await assert.rejects(f(q, k, { signal: ac.signal, blockSize: 32, mobaBlock: 64 }), (e: Error) => e.name === "CancelledError");
+  for (const impl of ["fast", "reference"] as const)
+    await assert.rejects(D.quest(randn([1, 2, 1, 16], 3), k, { signal: ac.signal, budget: 16, impl }), (e: Error) => e.name === "CancelledError");
+});
