@@ -116,20 +116,21 @@ export async function attentionMap(q: Tensor, k: Tensor, opts: AttentionMapOptio
   const pooled = poolQ > 1 || poolK > 1 ? `, ${pool}-pooled over ${poolQ}×${poolK} cells` : "";
   const masked = opts.mask ? `, mask ${opts.mask.name} (blank = masked)` : "";
   const log = opts.logScale && kind === "probs";
-  const trace = (m: Pooled, axes?: { x: string; y: string }, show = true) => ({
+  const unit = log ? "log10 p" : kind === "probs" ? "p" : "score";
+  const colour = { colorscale: SEQUENTIAL, colorbar: { title: { text: unit } } };
+  // Small multiples share one colour axis, so a colour means the same value in every panel.
+  const trace = (m: Pooled, axes?: { x: string; y: string }) => ({
     type: "heatmap",
     z: log ? m.z.map((r) => r.map((v) => (v === null || v <= 0 ? null : Math.log10(v)))) : m.z,
     x: m.z[0]?.map((_, j) => j * m.poolK) ?? [],
     y: m.z.map((_, i) => i * m.poolQ),
-    colorscale: SEQUENTIAL,
-    colorbar: { title: { text: log ? "log10 p" : kind === "probs" ? "p" : "score" } },
-    showscale: show,
-    hovertemplate: `q %{y}<br>kv %{x}<br>${log ? "log10 p" : kind === "probs" ? "p" : "score"} %{z:.4g}<extra></extra>`,
-    ...(axes ? { xaxis: axes.x, yaxis: axes.y } : {}),
+    ...(axes ? { coloraxis: "coloraxis", xaxis: axes.x, yaxis: axes.y } : colour),
+    hovertemplate: `q %{y}<br>kv %{x}<br>${unit} %{z:.4g}<extra></extra>`,
   });
   if (heads.length > 1) {
     const layout = gridLayout({ title: opts.title ?? `${what}${pooled}${masked}`, xTitle: "kv position", yTitle: "q position", n: heads.length, titles: heads.map((h) => `head ${h}`), reversedY: true });
-    return { data: maps.map((m, i) => trace(m, axisKeys(i), i === 0)), layout, config: { responsive: true } };
+    layout.coloraxis = colour;
+    return { data: maps.map((m, i) => trace(m, axisKeys(i))), layout, config: { responsive: true } };
   }
   const layout = baseLayout({ title: opts.title ?? `${what} (b ${b}, h ${heads[0]})${pooled}${masked}`, xTitle: "kv position (tokens)", yTitle: "q position (tokens)", reversedY: true, width: 620, height: 560 });
   return { data: [trace(maps[0])], layout, config: { responsive: true } };

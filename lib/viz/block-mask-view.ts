@@ -54,8 +54,8 @@ function heatmapTrace(bm: BlockMask, z: number[][], pool: number, axes?: { x: st
       [0.333, TILE_COLOURS.partial], [0.667, TILE_COLOURS.partial],
       [0.667, TILE_COLOURS.full], [1, TILE_COLOURS.full],
     ],
-    colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["empty", "partial", "full"], title: { text: "tile" } },
-    showscale: !axes || axes.x === "x",
+    // One legend for all panels: zmin/zmax fix the bands, so every panel reads the same.
+    ...(!axes || axes.x === "x" ? { colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["empty", "partial", "full"], title: { text: "tile" } } } : { showscale: false }),
     xgap: pool === 1 && z[0] && z[0].length <= 64 ? 1 : 0,
     ygap: pool === 1 && z.length <= 64 ? 1 : 0,
     ...(axes ? { xaxis: axes.x, yaxis: axes.y } : {}),

@@ -138,9 +138,15 @@ export function routingSankey(layers: RoutingRecord[], opts: { topLinks?: number
       value.push(n);
     }
   }
+  // A sankey has no cartesian axes: drop the base layout's, which plotly would ignore.
+  const { xaxis: _x, yaxis: _y, ...layout } = baseLayout({ title: opts.title ?? `Top-1 expert flow across ${layers.length} layers (${T} tokens; the ${opts.topLinks ?? 64} largest links per layer pair)`, width: 900, height: 600 });
   return {
-    data: [{ type: "sankey", node: { label: labels, pad: 8, thickness: 12, color: labels.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]) }, link: { source, target, value } }],
-    layout: { ...baseLayout({ title: opts.title ?? `Top-1 expert flow across ${layers.length} layers (${T} tokens; the ${opts.topLinks ?? 64} largest links per layer pair)`, width: 900, height: 600 }) },
+    data: [{
+      type: "sankey",
+      node: { label: labels, pad: 8, thickness: 12, color: labels.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]), hovertemplate: "%{label}: %{value} tokens<extra></extra>" },
+      link: { source, target, value, hovertemplate: "%{source.label} → %{target.label}: %{value} tokens<extra></extra>" },
+    }],
+    layout,
     config: { responsive: true },
   };
 }

@@ -27,7 +27,8 @@ function assertAxisTitles(fig: Figure, what: string): void {
 
 /** Colours used by traces: explicit colours from the safe palettes, scales named Viridis/Cividis. */
 function assertSafeColours(fig: Figure, what: string): void {
-  for (const t of fig.data as any[]) {
+  const axis = (fig.layout.coloraxis as any)?.colorscale;
+  for (const t of [...(fig.data as any[]), ...(axis ? [{ colorscale: axis }] : [])]) {
     const cs = t.colorscale;
     if (typeof cs === "string") assert.ok(SAFE_SCALES.has(cs), `${what}: colour scale ${cs}`);
     else if (Array.isArray(cs)) for (const [, c] of cs) assert.ok(SAFE_COLOURS.has(String(c).toUpperCase()), `${what}: colour ${c}`);
@@ -146,7 +147,10 @@ test("attentionMap small multiples: one heatmap per head on its own axes, each e
   assert.deepEqual((fig.layout.annotations as any[]).map((a) => a.text), ["head 0", "head 1", "head 3"]);
   const single = await sl.viz.attentionMap(q, k, { h: 3, kind: "scores" });
   assert.deepEqual((fig.data[2] as any).z, (single.data[0] as any).z);
+  assert.ok(fig.data.every((t: any) => t.coloraxis === "coloraxis" && t.colorbar === undefined), "one shared colour axis");
+  assert.equal((fig.layout.coloraxis as any).colorbar.title.text, "score");
   assertAxisTitles(fig, "attentionMap heads");
+  assertSafeColours(fig, "attentionMap heads");
 });
 
 test("attentionMap rejects bad inputs naming the argument", async () => {
