@@ -90,10 +90,11 @@ async function decode(): Promise<void> {
   const labels = await dyn.doubleSparsityCalibrate(sl.contiguous(sl.slice(k, [null, null, [0, 4096], null])), { queries: sl.contiguous(sl.slice(w.q, [null, null, [0, 4096], null])), channels: Math.max(1, Dh / 16) });
   // Quest keeps page min/max beside the cache (updated as pages fill): built once, not per step.
   const meta = await dyn.questMetadata(k, { pageSize: 16 });
+  const labelCache = dyn.doubleSparsityLabelCache(k, labels);
   const methods: [string, () => Promise<sl.Tensor<"i32">>][] = [
     ["quest (page 16, budget 1024)", () => dyn.quest(q, k, { budget: 1024, metadata: meta })],
     ["quest (page 16, budget 4096)", () => dyn.quest(q, k, { budget: 4096, metadata: meta })],
-    ["doubleSparsity (D/16 channels, S/16 tokens)", () => dyn.doubleSparsity(q, k, { labels })],
+    ["doubleSparsity (D/16 channels, S/16 tokens, label cache)", () => dyn.doubleSparsity(q, k, { labels, labelCache })],
     ["tidalDecode selection (top 256)", () => dyn.tidalDecode(q, k, { topK: 256 })],
   ];
   console.log("\n| method | tokens kept | recall | estimator ms | sparse decode ms | total ms / step | dense decode ms |");

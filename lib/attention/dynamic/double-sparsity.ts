@@ -53,6 +53,47 @@ export interface DoubleSparsityOptions extends EstimatorCommonOptions {
   tokens?: number;
   /** Label channels when calibrating on the fly. Default D / 16. */
   channels?: number;
+  /**
+   * The label cache from {@link doubleSparsityLabelCache} (the label channels of every key,
+   * contiguous, kept beside the KV cache as Double Sparsity does), so a step reads S·r floats
+   * instead of striding through the whole cache. Requires `labels`.
+   */
+  labelCache?: DoubleSparsityLabelCache;
+}
+
+/** The label channels of every cached key: f32 [B, Hkv, S, r]. */
+export interface DoubleSparsityLabelCache {
+  labels: Tensor<"i32">;
+  length: number;
+  data: Float32Array;
+}
+
+/**
+ * Builds Double Sparsity's label cache: for each cached key, its label channels (r per KV
+ * head) stored contiguously. Append to it as tokens arrive; pass it to {@link doubleSparsity}.
+ * @example
+ * const cache = sl.dynamic.doubleSparsityLabelCache(kCache, labels);
+ * const idx = await sl.dynamic.doubleSparsity(q, kCache, { labels, labelCache: cache });
+ */
+export function doubleSparsityLabelCache(kCache: Tensor, labels: Tensor<"i32">): DoubleSparsityLabelCache {
+  const op = "dynamic.doubleSparsityLabelCache";
+  const k = check4d(op, "kCache", kCache);
+  const [B, Hkv, S, D] = k.shape;
+  if (!(labels instanceof Tensor) || labels.dtype !== "i32" || labels.ndim !== 2 || labels.shape[0] !== Hkv)
+    argError(op, "labels", `an i32 tensor [${Hkv}, r]`, labels instanceof Tensor ? `${labels.dtype} ${fmtShape(labels.shape)}` : typeof labels);
+  const r = labels.shape[1];
+  const lab = labels.data as Int32Array;
+  for (const c of lab) if (c < 0 || c >= D) argError(op, "labels", `channel ids in [0, ${D})`, String(c));
+  const ks = f32(k);
+  const out = new Float32Array(B * Hkv * S * r);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hkv; h++)
+      for (let t = 0; t < S; t++) {
+        const src = ((b * Hkv + h) * S + t) * D;
+        const dst = ((b * Hkv + h) * S + t) * r;
+        for (let c = 0; c < r; c++) out[dst + c] = ks[src + lab[h * r + c]];
+      }
+  return { labels, length: S, data: out };
 }
 
 /**
@@ -98,6 +139,13 @@ export async function doubleSparsity(q: Tensor, kCache: Tensor, opts: DoubleSpar
   const lab = labels.data as Int32Array;
   for (const c of lab) if (c < 0 || c >= D) argError(op, "labels", `channel ids in [0, ${D})`, String(c));
   const params = { tokens: nTok, channels: r };
+  let lc: Float32Array | undefined;
+  if (opts.labelCache !== undefined) {
+    const c = opts.labelCache;
+    if (opts.labels === undefined || !c || c.labels !== opts.labels || c.length !== S || !(c.data instanceof Float32Array) || c.data.length !== B * Hkv * S * r)
+      argError(op, "labelCache", `doubleSparsityLabelCache(kCache, labels) of this cache (length ${S}) and these labels`, c ? `length ${c.length}` : String(c));
+    lc = c.data;
+  }
   if (nTok >= S) return ctx.finish(allIndices(B, Hkv, S), params);
   ctx.used["labelScores"] = "loops";
   const qs = f32(q);
@@ -116,11 +164,20 @@ export async function doubleSparsity(q: Tensor, kCache: Tensor, opts: DoubleSpar
           const qo = ((b * Hq + kh * group + g) * Sq + i) * D;
           for (let c = 0; c < r; c++) qsum[c] += qs[qo + ch[c]];
         }
-      const kb = (b * Hkv + kh) * S * D;
-      for (let t = 0; t < S; t++) {
-        let s = 0;
-        for (let c = 0; c < r; c++) s += qsum[c] * ks[kb + t * D + ch[c]];
-        score[t] = s;
+      if (lc) {
+        const base = (b * Hkv + kh) * S * r;
+        for (let t = 0; t < S; t++) {
+          let s = 0;
+          for (let c = 0; c < r; c++) s += qsum[c] * lc[base + t * r + c];
+          score[t] = s;
+        }
+      } else {
+        const kb = (b * Hkv + kh) * S * D;
+        for (let t = 0; t < S; t++) {
+          let s = 0;
+          for (let c = 0; c < r; c++) s += qsum[c] * ks[kb + t * D + ch[c]];
+          score[t] = s;
+        }
       }
       lists.push(Int32Array.from(topkIdx(score, 0, S, nTok)).sort());
     }

@@ -21,6 +21,6 @@ export { hip, type HipOptions } from "./hip.js";
 export { routingTransformer, routingAssignment, type RoutingTransformerOptions, type RoutingAssignment } from "./routing-transformer.js";
 export { biformer, type BiformerOptions } from "./biformer.js";
 export { quest, questMetadata, questPageBounds, type QuestOptions, type QuestMetadata } from "./quest.js";
-export { doubleSparsity, doubleSparsityCalibrate, type DoubleSparsityOptions } from "./double-sparsity.js";
+export { doubleSparsity, doubleSparsityCalibrate, doubleSparsityLabelCache, type DoubleSparsityOptions, type DoubleSparsityLabelCache } from "./double-sparsity.js";
 export { tidalDecode, TidalDecoder, type TidalDecodeOptions, type TidalDecoderOptions } from "./tidal-decode.js";
 export { duoAttention, duoAttentionPrefill, type DuoAttentionOptions, type DuoAttentionPrefillOptions, type DuoAttentionResult } from "./duo-attention.js";

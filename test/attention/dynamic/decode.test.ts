@@ -70,6 +70,11 @@ test("doubleSparsity: with all channels as labels it picks the exact top tokens;
     return [s, t];
   }).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   assert.deepEqual(Array.from(idx.data), score.slice(0, 20).map((x) => x[1]).sort((a, b) => a - b), `seed ${seed}`);
+  // The label cache path picks the same tokens.
+  const some = new sl.Tensor([1, 3], "i32", new Int32Array([1, 7, 12]));
+  const viaCache = await D.doubleSparsity(q, k, { labels: some, tokens: 20, labelCache: D.doubleSparsityLabelCache(k, some) });
+  assert.deepEqual(Array.from(viaCache.data), Array.from((await D.doubleSparsity(q, k, { labels: some, tokens: 20 })).data), `seed ${seed}`);
+  await assert.rejects(D.doubleSparsity(q, k, { labels: all, tokens: 20, labelCache: D.doubleSparsityLabelCache(k, some) }), /labelCache/);
   // Calibration: make channel 5 an outlier in both q and k.
   const kc = k.floatData().slice(), qc = randn([1, 2, S, Dh], seed + 2).floatData().slice();
   for (let t = 0; t < S; t++) kc[t * Dh + 5] *= 40;
