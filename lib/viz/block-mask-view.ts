@@ -42,8 +42,9 @@ function heatmapTrace(bm: BlockMask, z: number[][], pool: number, axes?: { x: st
   return {
     type: "heatmap",
     z,
-    x: z[0]?.map((_, j) => j * kvbs) ?? [],
-    y: z.map((_, i) => i * qbs),
+    // Cell edges in tokens (n + 1 of them), so each cell spans exactly its tiles' positions.
+    x: [...(z[0]?.map((_, j) => j * kvbs) ?? []), Math.min(bm.kvLen, (z[0]?.length ?? 0) * kvbs)],
+    y: [...z.map((_, i) => i * qbs), Math.min(bm.qLen, z.length * qbs)],
     text,
     hoverinfo: "text",
     zmin: 0,

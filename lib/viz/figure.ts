@@ -36,7 +36,8 @@ export function baseLayout(o: LayoutOptions): Record<string, unknown> {
     title: { text: o.title, font: { size: 14 } },
     width: o.width ?? 640,
     height: o.height ?? 480,
-    margin: { l: 70, r: 30, t: 60, b: 60 },
+    // A two-line title (a <br><sub> line) needs more room above the plot.
+    margin: { l: 70, r: 30, t: o.title.includes("<br>") ? 90 : 60, b: 60 },
     xaxis: { title: { text: o.xTitle ?? "" } },
     yaxis: { title: { text: o.yTitle ?? "" }, autorange: o.reversedY ? "reversed" : true },
     font: { family: "sans-serif", size: 12 },

@@ -13,7 +13,7 @@ function checkRecord(op: string, r: unknown): asserts r is RoutingRecord {
  * Token × expert routing weights (0 where a token did not choose the expert; dropped
  * assignments shown as 0 with the drop in the hover text). At most `maxTokens` tokens drawn.
  * @example
- * const r = await sl.moe.route(sl.randn([64, 8], { seed: 1 }), { router: "softmax-topk", k: 2 });
+ * const r = sl.moe.route(sl.moe.randomLogits(64, 8, { seed: 1 }), { router: "softmax-topk", k: 2 });
  * sl.viz.routingHeatmap(r)
  */
 export function routingHeatmap(record: RoutingRecord, opts: { maxTokens?: number; title?: string } = {}): Figure {

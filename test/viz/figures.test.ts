@@ -181,6 +181,8 @@ test("blockMaskView: tile classes as z, density in the title matches BlockMask.d
   assert.match(titleText(fig), /computed tiles \/ all tiles/, "the density's definition");
   assert.deepEqual(t.colorbar.ticktext, ["empty", "partial", "full"], "a legend naming the classes");
   assert.ok(t.text[0][0].includes("kv 0–15"), "hover gives the tile's exact range");
+  assert.deepEqual(t.x, [...Array.from({ length: 13 }, (_, j) => j * 16), 200], "cell edges in tokens, the ragged last tile ending at kvLen");
+  assert.deepEqual(t.y, t.x);
   assertAxisTitles(fig, "blockMaskView");
   assertSafeColours(fig, "blockMaskView");
 });

@@ -7,3 +7,4 @@
  */
 export { maskExplorer, MaskExplorer, MaskExplorerView, EXPLORER_MASKS, EXPRESSION_PARAMS, type MaskExplorerOptions, type MaskParam } from "./mask-explorer.js";
 export { blockMaskEditor, BlockMaskEditor, BLOCK_MASK_EDITOR_ESM, EDITOR_MAX_TILES, type BlockMaskEditorOptions, type BlockMaskEditorState } from "./block-mask-editor.js";
+export { routingExplorer, RoutingExplorer, FigureView, ROUTING_VIEWS, type RoutingView } from "./routing-explorer.js";
