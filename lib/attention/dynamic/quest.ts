@@ -3,7 +3,7 @@
  */
 import type { Tensor } from "../../tensor/tensor.js";
 import { argError } from "../../errors.js";
-import { blockPool, check4d, Ctx, f32, nonNegInt, posInt, topkIdx, type EstimatorCommonOptions } from "./common.js";
+import { blockPool, check4d, Ctx, f32, matmulNT, nonNegInt, posInt, topkIdx, type EstimatorCommonOptions } from "./common.js";
 import { allIndices, checkDecode, packIndices } from "./decode-common.js";
 
 /** Options of {@link quest}. */
@@ -75,9 +75,34 @@ async function bounds(ctx: Ctx, q: Tensor, kCache: Tensor, page: number, meta?: 
   const np = Math.ceil(S / page);
   const mn = meta ? meta.min : await blockPool(ctx, kCache, page, "min");
   const mx = meta ? meta.max : await blockPool(ctx, kCache, page, "max");
-  ctx.flops += 2 * B * Hq * Sq * np * D;
   const qs = f32(q);
   const out = new Float32Array(B * Hq * np).fill(-Infinity);
+  if (!ctx.reference) {
+    // Σ_i max(q_i m_i, q_i M_i) = q⁺ · M + q⁻ · m (q⁺ = max(q, 0), q⁻ = min(q, 0)): two
+    // products against the page metadata, on the registry's matmul.
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hq; h++) {
+        ctx.check();
+        const bh = b * Hq + h;
+        const kh = b * Hkv + Math.floor(h / group);
+        const qp = new Float32Array(Sq * D);
+        const qn = new Float32Array(Sq * D);
+        for (let i = 0; i < Sq * D; i++) {
+          const x = qs[bh * Sq * D + i];
+          if (x >= 0) qp[i] = x;
+          else qn[i] = x;
+        }
+        const hi = await matmulNT(ctx, qp, Sq, mx.subarray(kh * np * D, (kh + 1) * np * D), np, D);
+        const lo = await matmulNT(ctx, qn, Sq, mn.subarray(kh * np * D, (kh + 1) * np * D), np, D);
+        for (let i = 0; i < Sq; i++)
+          for (let p = 0; p < np; p++) {
+            const v = hi[i * np + p] + lo[i * np + p];
+            if (v > out[bh * np + p]) out[bh * np + p] = v;
+          }
+      }
+    return out;
+  }
+  ctx.flops += 4 * B * Hq * Sq * np * D;
   for (let b = 0; b < B; b++)
     for (let h = 0; h < Hq; h++) {
       ctx.check();
