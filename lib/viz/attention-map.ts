@@ -44,36 +44,53 @@ async function headMap(q: Tensor, k: Tensor, b: number, h: number, o: Required<P
   const acc = new Float64Array(rq * rk).fill(o.pool === "max" ? -Infinity : 0);
   const cnt = new Float64Array(rq * rk);
   const CH = 256;
+  // Column -> pooled cell, and the row's kept keys (mask evaluated once per element).
+  const colCell = new Int32Array(Skv);
+  for (let j = 0; j < Skv; j++) colCell[j] = Math.floor(j / poolK);
+  const keep = o.mask ? new Uint8Array(Skv) : undefined;
+  const isMax = o.pool === "max", probs = o.kind === "probs";
   for (let r0 = 0; r0 < Sq; r0 += CH) {
     const n = Math.min(CH, Sq - r0);
     const chunk = new Tensor([n, D], "f32", (qh.data as Float32Array).slice(r0 * D, (r0 + n) * D));
-    const s = (await matmul(chunk, kh, { transB: true })).floatData();
+    const st = await matmul(chunk, kh, { transB: true });
+    const s = st.floatData();
     chunk.dispose();
     for (let i = 0; i < n; i++) {
       const row = s.subarray(i * Skv, (i + 1) * Skv);
       const qi = r0 + i;
-      let m = -Infinity;
+      let m = -Infinity, kept = 0;
       for (let j = 0; j < Skv; j++) {
-        const keep = !o.mask || o.mask.at(b, h, qi, j);
-        row[j] = keep ? row[j] * o.scale : -Infinity;
-        if (row[j] > m) m = row[j];
+        if (keep) {
+          keep[j] = o.mask!.at(b, h, qi, j) ? 1 : 0;
+          if (!keep[j]) continue;
+        }
+        kept++;
+        const v = (row[j] *= o.scale);
+        if (v > m) m = v;
       }
-      if (o.kind === "probs") {
+      if (kept === 0) continue; // every key masked: the row leaves its cells blank
+      let inv = 1;
+      if (probs) {
+        // exp once per element, stored in place; normalised while pooling
         let z = 0;
-        for (let j = 0; j < Skv; j++) z += m === -Infinity ? 0 : Math.exp(row[j] - m);
-        for (let j = 0; j < Skv; j++) row[j] = row[j] === -Infinity ? -Infinity : Math.exp(row[j] - m) / z;
+        for (let j = 0; j < Skv; j++) {
+          if (keep && !keep[j]) continue;
+          z += row[j] = Math.exp(row[j] - m);
+        }
+        inv = 1 / z;
       }
       const base = Math.floor(qi / poolQ) * rk;
       for (let j = 0; j < Skv; j++) {
-        const v = row[j];
-        if (v === -Infinity) continue; // masked: contributes nothing; an all-masked cell stays blank
-        const c = base + Math.floor(j / poolK);
-        if (o.pool === "max") {
+        if (keep && !keep[j]) continue; // masked: contributes nothing; an all-masked cell stays blank
+        const v = row[j] * inv;
+        const c = base + colCell[j];
+        if (isMax) {
           if (v > acc[c]) acc[c] = v;
         } else acc[c] += v;
         cnt[c]++;
       }
     }
+    st.dispose();
   }
   qh.dispose();
   kh.dispose();
