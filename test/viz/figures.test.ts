@@ -339,3 +339,48 @@ test("recallVsDensity and timeVsDensity: one trace per method / label with the e
   assertSafeColours(g, "timeVsDensity");
   assert.throws(() => sl.viz.timeVsDensity([]), /viz\.timeVsDensity: argument 'rows'/);
 });
+
+test("blockMaskView draws the output of every prefill estimator: per-head classes and the density in the title", async () => {
+  const seed = seedOf();
+  const q = sl.randn([1, 2, 512, 32], { seed }), k = sl.randn([1, 2, 512, 32], { seed: seed + 1 });
+  const d = sl.dynamic as Record<string, any>;
+  const estimators: Record<string, () => Promise<sl.BlockMask>> = {
+    verticalSlash: () => d.verticalSlash(q, k),
+    minferenceBlockSparse: () => d.minferenceBlockSparse(q, k),
+    aShape: () => d.aShape(q, k),
+    streaming: () => d.streaming(q, k),
+    xattention: () => d.xattention(q, k),
+    flexPrefill: () => d.flexPrefill(q, k),
+    moba: () => d.moba(q, k),
+    seerAttention: () => d.seerAttention(q, k),
+    nsaSelection: () => d.nsaSelection(q, k),
+    hip: () => d.hip(q, k),
+    routingTransformer: () => d.routingTransformer(q, k),
+    biformer: () => d.biformer(q, k),
+    duoAttentionPrefill: () => d.duoAttentionPrefill(q, k, { alpha: [0.9, 0.1] }),
+  };
+  for (const [name, run] of Object.entries(estimators)) {
+    const bm = await run();
+    const fig = sl.viz.blockMaskView(bm, { heads: [0, 1] });
+    assert.equal(fig.data.length, 2, name);
+    for (let h = 0; h < 2; h++) {
+      const cls = bm.tileClasses(0, bm.H === 1 ? 0 : h);
+      const nk = bm.kvBlocks;
+      assert.deepEqual((fig.data[h] as any).z, Array.from({ length: bm.qBlocks }, (_, i) => Array.from(cls.subarray(i * nk, (i + 1) * nk))), `${name}, seed ${seed}: head ${h}`);
+    }
+    const want = bm.density({ level: "block", denominator: "full" });
+    assert.ok(Math.abs(titleDensity(fig) - want) < 0.0005 * Math.max(1, want * 100), `${name}: title density ${titleDensity(fig)} vs ${want}`);
+  }
+});
+
+test("recallVsDensity on a real sl.compare table: one point per method at its element density and recall", async () => {
+  const seed = seedOf();
+  const q = sl.randn([1, 2, 256, 16], { seed }), k = sl.randn([1, 2, 256, 16], { seed: seed + 1 });
+  const t = await sl.compare({ moba: (a: sl.Tensor, b: sl.Tensor) => sl.dynamic.moba(a, b, { mobaBlock: 64, blockSize: 64, topK: 2 }) }, q, k, k);
+  const rows = t.objects() as Record<string, any>[];
+  const f = sl.viz.recallVsDensity(t);
+  assert.equal(f.data.length, rows.length);
+  const col = Object.keys(rows[0]).find((c) => c.startsWith("density_element_"))!;
+  assert.deepEqual(f.data.map((d: any) => [d.name, d.x[0], d.y[0]]), rows.map((r) => [r.method, r[col], r.recall]), `seed ${seed}`);
+  assert.match(String((f.layout.xaxis as any).title.text), new RegExp(col.replace("density_", "").replace("_", ", ")));
+});
