@@ -28,7 +28,8 @@ test("first run: the first kind's block mask, its density, recall and time, show
   const seed = 1 + Math.floor(Math.random() * 1e6);
   const { q, k } = inputs(seed);
   const ui = w.maskExplorer({ q, k, repeats: 1 });
-  await idle(ui);
+  assert.equal(ui.view, undefined);
+  await ui.ready;
   const v = ui.view!;
   assert.ok(v, `seed ${seed}: a view after the first run (${JSON.stringify(ui.output.outputs).slice(0, 300)})`);
   assert.equal(v.kind, "causal");

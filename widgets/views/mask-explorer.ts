@@ -100,6 +100,9 @@ type Controls = {
 
 /** The explorer widget (a VBox of controls and an Output); `view` is the latest recomputation. */
 export class MaskExplorer extends Interactive<Controls, MaskExplorerView> {
+  /** Resolves when the first computation has been shown (`await ui.ready` before reading `view`). */
+  ready: Promise<void> = Promise.resolve();
+
   /** The latest recomputation (undefined before the first finishes, or after an error). */
   get view(): MaskExplorerView | undefined {
     return this.result;
@@ -130,7 +133,9 @@ function setShown(w: DOMWidget, shown: boolean): void {
  * backend; rapid changes coalesce into one recomputation.
  * @example
  * const q = sl.randn([1, 4, 2048, 64], { seed: 1 }), k = sl.randn([1, 4, 2048, 64], { seed: 2 });
- * widgets.maskExplorer({ q, k })
+ * const ui = widgets.maskExplorer({ q, k });
+ * await ui.ready;   // the first figure is in place (also for saved, static notebooks)
+ * ui
  */
 export function maskExplorer(opts: MaskExplorerOptions): MaskExplorer {
   const op = "maskExplorer";
@@ -194,6 +199,6 @@ export function maskExplorer(opts: MaskExplorerOptions): MaskExplorer {
   };
 
   const ui = new MaskExplorer(recompute as (vals: any) => Promise<MaskExplorerView>, controls);
-  void ui.update();
+  ui.ready = ui.update();
   return ui;
 }

@@ -38,6 +38,9 @@ type Controls = { view: Dropdown<RoutingView>; layer: Dropdown<number>; maxToken
 
 /** The routing explorer widget; `current` is the figure on show. */
 export class RoutingExplorer extends Interactive<Controls, FigureView> {
+  /** Resolves when the first figure has been shown. */
+  ready: Promise<void> = Promise.resolve();
+
   get current(): FigureView | undefined {
     return this.result;
   }
@@ -96,6 +99,6 @@ export function routingExplorer(records: RoutingRecord | RoutingRecord[]): Routi
     return argError(op, "view", Object.values(ROUTING_VIEWS).join(", "), String(v.view));
   };
   const ui = new RoutingExplorer(draw as (vals: any) => FigureView, controls);
-  void ui.update();
+  ui.ready = ui.update();
   return ui;
 }
