@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import { fromFloat32 } from "../../lib/tensor/tensor.js";
 import { toDevice } from "../../lib/backends/cuda/device-tensor.js";
-import { cudaGroupedGemm, routeSoftmaxTopk } from "../../lib/backends/cuda/moe.js";
+import { cudaGroupedGemm, moeForward, routeSoftmaxTopk } from "../../lib/backends/cuda/moe.js";
 import { requireCuda } from "../../lib/backends/cuda/runtime.js";
 
 const rt = requireCuda("bench");
@@ -43,3 +43,22 @@ for (const p of peers) console.log(`${p.peer.padEnd(24)} ${p.ms.toFixed(3)} ms  
 if (gm) console.log(`ours / torch._grouped_mm throughput ratio: ${(gm.ms / g.median).toFixed(2)} (goal >= 0.8)`);
 if (dense) console.log(`ours / dense torch.mm (same FLOPs):      ${(dense.ms / g.median).toFixed(2)}`);
 console.log(`top-6 of 64 routing (softmax + top-k), T=${T}: ${(r.median * 1000).toFixed(1)} us`);
+
+// The issue's MoE layer shapes (T=4096, d_model 1024, d_ff 2816), whole SwiGLU layer on the GPU.
+for (const [E2, k2] of [[8, 2], [64, 6]]) {
+  const T2 = 4096, d2 = 1024, f2 = 2816;
+  const xx = toDevice(new Tensor([T2, d2], "bf16", rand(T2 * d2, 11, "bf16")));
+  const mk = (shape: number[], seed: number) => toDevice(new Tensor(shape, "bf16", rand(shape.reduce((a, b) => a * b, 1), seed, "bf16")));
+  const wts = { router: mk([1, d2, E2], 12), gate: mk([E2, d2, f2], 13), up: mk([E2, d2, f2], 14), down: mk([E2, f2, d2], 15) };
+  for (let i = 0; i < 3; i++) (await moeForward(xx, wts, { k: k2 })).output.dispose();
+  rt.sync();
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r2 = await moeForward(xx, wts, { k: k2, timings: true });
+    r2.output.dispose();
+    runs.push(r2.ms);
+  }
+  const med = (key: string) => runs.map((r2) => r2[key]).sort((a, b) => a - b)[5];
+  const expFlops = 3 * 2 * T2 * k2 * d2 * f2;
+  console.log(`MoE layer T=${T2} d=${d2} f=${f2} E=${E2} k=${k2} (bf16, GPU): routing ${med("routing").toFixed(3)} ms, dispatch ${med("dispatch").toFixed(3)} ms, experts ${med("experts").toFixed(3)} ms (${(expFlops / med("experts") / 1e9).toFixed(0)} TFLOP/s), combine ${med("combine").toFixed(3)} ms`);
+}

@@ -8,7 +8,7 @@ import { cudaFailure, cudaRuntime } from "./runtime.js";
 
 export { toDevice, toHost, emptyCuda } from "./device-tensor.js";
 export { cudaRuntime } from "./runtime.js";
-export { routeSoftmaxTopk, permutation, gatherRows, combineRows } from "./moe.js";
+export { routeSoftmaxTopk, permutation, gatherRows, combineRows, swiglu, moeForward, type CudaMoeWeights } from "./moe.js";
 export { castCuda, cudaCreateBlockMask as createBlockMask } from "./sparse.js";
 
 /**

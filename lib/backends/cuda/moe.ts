@@ -2,6 +2,7 @@ import { SparselabError, fmtShape } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { devicePtr, emptyCuda, toDevice } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
+import { castCuda } from "./sparse.js";
 
 /**
  * The MoE kernels on CUDA: the grouped expert GEMM (registered as "groupedGemm"), top-k routing,
@@ -153,4 +154,76 @@ export function combineRows(e: Tensor, pos: Tensor<"i32">, w: Tensor<"f32">, T: 
   const f = kernel(rt, "moe_ops.cu", "combine_rows", defs, 0);
   rt.launch(f, [T, 1, 1], [256, 1, 1], "ppppiii", [devicePtr(e), devicePtr(pos), devicePtr(w), devicePtr(y), T, k, cols]);
   return y;
+}
+
+/** silu(gate) * up elementwise (16-bit tensors of the same shape). */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  const rt = requireCuda("swiglu (cuda)");
+  const defs = dtypeDefines(gate.dtype, "swiglu (cuda)");
+  const out = emptyCuda(gate.shape, gate.dtype, rt);
+  const f = kernel(rt, "moe_ops.cu", "swiglu", defs, 0);
+  rt.launch(f, [Math.min(65535, Math.ceil(gate.size / 256)), 1, 1], [256, 1, 1], "pppl", [devicePtr(gate), devicePtr(up), devicePtr(out), gate.size]);
+  return out;
+}
+
+export interface CudaMoeWeights {
+  /** Router weight [1, d, E] (a single-group GEMM computes the logits). */
+  router: Tensor;
+  /** Expert weights [E, d, f] (gate, up) and [E, f, d] (down), bf16/f16 on the GPU. */
+  gate: Tensor;
+  up: Tensor;
+  down: Tensor;
+}
+
+/**
+ * A SwiGLU MoE layer forward on the GPU, end to end: router GEMM, softmax + top-k (normalised),
+ * the stable permutation, gather, three grouped GEMMs, SwiGLU, and the weighted combine. Returns
+ * the output [T, d] and the routing (indices, weights) plus per-stage timings in ms (host clock,
+ * synchronised), so the stages can be compared with the CPU layer's.
+ * @example
+ * const { output } = await sl.cuda.moeForward(x.to("cuda"), weights, { k: 2 });
+ */
+export async function moeForward(
+  x: Tensor,
+  w: CudaMoeWeights,
+  opts: { k: number; timings?: boolean },
+): Promise<{ output: Tensor; indices: Tensor<"i32">; weights: Tensor<"f32">; ms: Record<string, number> }> {
+  const op = "moeForward (cuda)";
+  const rt = requireCuda(op);
+  const [T, d] = x.shape;
+  const E = w.gate.shape[0];
+  if (w.router.shape[1] !== d || w.router.shape[2] !== E)
+    throw new SparselabError(op, `router must be [1, ${d}, ${E}], got ${fmtShape(w.router.shape)}`);
+  const ms: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    if (!opts.timings) return;
+    rt.sync();
+    const n = performance.now();
+    ms[name] = n - t;
+    t = n;
+  };
+  const one = new Tensor([2], "i32", Int32Array.from([0, T]));
+  const logits16 = await cudaGroupedGemm(x, w.router, one);
+  const logits = castCuda(logits16, "f32");
+  logits16.dispose();
+  const r = await routeSoftmaxTopk(logits, opts.k, true);
+  logits.dispose();
+  lap("routing");
+  const idx = (await r.indices.toTypedArray()) as Int32Array;
+  const perm = permutation(idx, T, opts.k, E);
+  const src = toDevice(new Tensor([perm.src.length], "i32", perm.src));
+  const pos = toDevice(new Tensor([T, opts.k], "i32", perm.pos));
+  const offsets = new Tensor([E + 1], "i32", perm.offsets);
+  const xs = gatherRows(x, src);
+  lap("dispatch");
+  const g = await cudaGroupedGemm(xs, w.gate, offsets);
+  const u = await cudaGroupedGemm(xs, w.up, offsets);
+  const a = swiglu(g, u);
+  const y = await cudaGroupedGemm(a, w.down, offsets);
+  lap("experts");
+  const output = combineRows(y, pos, r.weights, T, opts.k);
+  lap("combine");
+  for (const z of [src, pos, xs, g, u, a, y]) z.dispose();
+  return { output, indices: r.indices, weights: r.weights, ms };
 }

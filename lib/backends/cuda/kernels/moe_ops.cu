@@ -125,3 +125,12 @@ extern "C" __global__ void combine_rows(const elem_t* __restrict__ e, const int*
     y[(size_t)t * cols + c] = from_f(acc);
   }
 }
+
+// swiglu: out = silu(gate) * up, elementwise over 16-bit rows (the expert FFN's activation).
+extern "C" __global__ void swiglu(const elem_t* __restrict__ gate, const elem_t* __restrict__ up, elem_t* __restrict__ out,
+                                  size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    const float g = to_f(gate[i]);
+    out[i] = from_f(g / (1.f + __expf(-g)) * to_f(up[i]));
+  }
+}
