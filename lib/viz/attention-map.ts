@@ -136,13 +136,19 @@ export async function attentionMap(q: Tensor, k: Tensor, opts: AttentionMapOptio
   const unit = log ? "log10 p" : kind === "probs" ? "p" : "score";
   const colour = { colorscale: SEQUENTIAL, colorbar: { title: { text: unit } } };
   // Small multiples share one colour axis, so a colour means the same value in every panel.
+  const [, , Sq, ] = q.shape, Skv = k.shape[2];
+  // Pooled cells hover with the exact token ranges they cover and what was taken over them.
+  const ranges = (m: Pooled) =>
+    m.z.map((r, i) => r.map((_, j) => `q ${i * m.poolQ}–${Math.min(Sq, (i + 1) * m.poolQ) - 1}<br>kv ${j * m.poolK}–${Math.min(Skv, (j + 1) * m.poolK) - 1}`));
   const trace = (m: Pooled, axes?: { x: string; y: string }) => ({
     type: "heatmap",
     z: log ? m.z.map((r) => r.map((v) => (v === null || v <= 0 ? null : Math.log10(v)))) : m.z,
     x: m.z[0]?.map((_, j) => j * m.poolK) ?? [],
     y: m.z.map((_, i) => i * m.poolQ),
     ...(axes ? { coloraxis: "coloraxis", xaxis: axes.x, yaxis: axes.y } : colour),
-    hovertemplate: `q %{y}<br>kv %{x}<br>${unit} %{z:.4g}<extra></extra>`,
+    ...(m.poolQ > 1 || m.poolK > 1
+      ? { text: ranges(m), hovertemplate: `%{text}<br>${pool} ${unit} %{z:.4g}<extra></extra>` }
+      : { hovertemplate: `q %{y}<br>kv %{x}<br>${unit} %{z:.4g}<extra></extra>` }),
   });
   if (heads.length > 1) {
     const layout = gridLayout({ title: opts.title ?? `${what}${pooled}${masked}`, xTitle: "kv position", yTitle: "q position", n: heads.length, titles: heads.map((h) => `head ${h}`), reversedY: true });

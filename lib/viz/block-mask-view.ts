@@ -79,7 +79,11 @@ export function blockMaskView(bm: BlockMask, opts: BlockMaskViewOptions = {}): F
   const dFull = bm.density({ level: "block", denominator: "full" });
   const dens = `block density ${pct(dFull)} (computed tiles / all tiles)`;
   const sizes = `${bm.qLen}×${bm.kvLen}, blocks ${bm.qBlockSize}×${bm.kvBlockSize}`;
+  if (!Number.isInteger(b) || b < 0 || (b >= bm.B && bm.B !== 1)) argError(op, "b", `a batch index in [0, ${bm.B})`, String(b));
   const heads = opts.heads;
+  for (const h of heads ?? [opts.h ?? 0])
+    if (!Number.isInteger(h) || h < 0 || (h >= bm.H && bm.H !== 1)) argError(op, "h", `a head index in [0, ${bm.H})${bm.H === 1 ? " (or any head: H = 1 broadcasts)" : ""}`, String(h));
+  if (!Number.isInteger(maxCells) || maxCells < 1) argError(op, "maxCells", "a positive integer", String(opts.maxCells));
   if (heads && heads.length > 1) {
     const titles = heads.map((h) => `head ${h}`);
     const layout = gridLayout({ title: opts.title ?? `${name}: ${dens}<br><sub>${sizes}</sub>`, xTitle: "kv position", yTitle: "q position", n: heads.length, titles, reversedY: true });

@@ -117,6 +117,8 @@ for (const kind of ["probs", "scores"] as const)
       assert.match(titleText(fig), new RegExp(`${pool}-pooled over 5×4 cells`), "the pooling is said in the title");
       assert.match(titleText(fig), /mask causal/);
       assert.match(t.hovertemplate, /%\{z/, "hover shows the exact value");
+      assert.equal(t.text[1][7], `q 5–9<br>kv 28–28`, "pooled hover gives the exact token ranges (ragged last cell)");
+      assert.match(t.hovertemplate, new RegExp(`^%\\{text\\}<br>${pool} `));
       assertAxisTitles(fig, "attentionMap");
       assertSafeColours(fig, "attentionMap");
     });
@@ -218,6 +220,8 @@ test("blockMaskView per-head small multiples from an estimator's block mask (hea
   }
   assert.ok(Math.abs(titleDensity(fig) - bm.density({ level: "block", denominator: "full" })) < 0.0005);
   assert.throws(() => sl.viz.blockMaskView({} as any), /viz\.blockMaskView: argument 'bm'/);
+  assert.throws(() => sl.viz.blockMaskView(bm, { heads: [0, 2] }), /viz\.blockMaskView: argument 'h' must be a head index in \[0, 2\)/);
+  assert.throws(() => sl.viz.blockMaskView(bm, { b: -1 }), /viz\.blockMaskView: argument 'b'/);
 });
 
 function record(seed: number, opts: Record<string, unknown> = {}) {
