@@ -176,20 +176,32 @@ async function main(): Promise<void> {
   ];
   const reps = quick ? 3 : 5;
   const denseTimes: number[] = [];
-  const run = async (bm?: BlockMaskFields): Promise<number> => {
+  // Wall time and CPU time (all threads) of one call.
+  const run = async (bm?: BlockMaskFields): Promise<[number, number]> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     (await sl.attention(q, k, v, { backend: "cpu", blockMask: bm })).dispose();
-    return performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return [performance.now() - t0, (c.user + c.system) / 1000];
   };
   await run();
   const sparse: Record<string, unknown>[] = [];
   const times = patterns.map(() => [] as number[]);
+  const cpuTimes = patterns.map(() => [] as number[]);
+  const denseCpu: number[] = [];
   for (let r = 0; r < reps; r++) {
-    denseTimes.push(await run());
-    for (let i = 0; i < patterns.length; i++) times[i].push(await run(patterns[i][1]));
+    const [dw, dc] = await run();
+    denseTimes.push(dw);
+    denseCpu.push(dc);
+    for (let i = 0; i < patterns.length; i++) {
+      const [w, c] = await run(patterns[i][1]);
+      times[i].push(w);
+      cpuTimes[i].push(c);
+    }
   }
   const td = median(denseTimes);
-  console.log(`block-sparse, S ${S} D ${D} H ${Hs}, block 128: dense ${fmt(td)} ms (${fmt((4 * Hs * S * S * D) / td / 1e6, 0)} GFLOP/s)`);
+  const tdc = median(denseCpu);
+  console.log(`block-sparse, S ${S} D ${D} H ${Hs}, block 128: dense ${fmt(td)} ms (${fmt((4 * Hs * S * S * D) / td / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc)} ms`);
   for (let i = 0; i < patterns.length; i++) {
     const [name, f] = patterns[i];
     const tiles = f.B * f.H * nb * nb;
@@ -203,9 +215,14 @@ async function main(): Promise<void> {
     }
     const density = computed / tiles;
     const t = median(times[i]);
+    const tc = median(cpuTimes[i]);
     const eff = (td * density) / t;
-    sparse.push({ pattern: name, ms: t, density, partialShare: partial / computed, efficiency: eff });
-    console.log(`  ${name}: ${fmt(t)} ms, block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), efficiency ${fmt(eff, 2)}`);
+    const effCpu = (tdc * density) / tc;
+    sparse.push({ pattern: name, ms: t, cpuMs: tc, density, partialShare: partial / computed, efficiency: eff, efficiencyCpu: effCpu });
+    console.log(
+      `  ${name}: ${fmt(t)} ms, block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), ` +
+        `efficiency ${fmt(eff, 2)} (by CPU time: ${fmt(tc)} ms, ${fmt(effCpu, 2)})`,
+    );
   }
   report.sparse = { S, D, H: Hs, denseMs: td, rows: sparse };
   const probe1 = addon.probeFma(300);
