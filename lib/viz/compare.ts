@@ -39,18 +39,42 @@ export function recallVsDensity(table: unknown, opts: { densityColumn?: string; 
   return { data, layout, config: { responsive: true } };
 }
 
+/** One benchmark point: a series label, the block density and the time; `peer` marks a peer's series. */
+export interface TimeRow {
+  label: string;
+  density: number;
+  ms: number;
+  /** A peer (another library measured in the same run): drawn dashed with open markers. */
+  peer?: boolean;
+}
+
 /**
- * Time against density, one series per label (ours, peers, backends), for benchmark results.
+ * Time against density, one series per label (ours solid, peers dashed), for benchmark results.
  * @example
- * sl.viz.timeVsDensity([{ label: "cpu", density: 0.05, ms: 3.1 }, { label: "cpu", density: 0.5, ms: 25 }])
+ * sl.viz.timeVsDensity([{ label: "cpu", density: 0.05, ms: 3.1 }, { label: "cpu", density: 0.5, ms: 25 }, { label: "torch flex", density: 0.5, ms: 31, peer: true }])
  */
-export function timeVsDensity(rows: { label: string; density: number; ms: number }[], opts: { title?: string; logY?: boolean } = {}): Figure {
+export function timeVsDensity(rows: TimeRow[], opts: { title?: string; logY?: boolean } = {}): Figure {
   const op = "viz.timeVsDensity";
   if (!Array.isArray(rows) || rows.length === 0) argError(op, "rows", "a non-empty array of { label, density, ms }", String(rows));
+  rows.forEach((r, i) => {
+    if (!r || typeof r.label !== "string" || !Number.isFinite(r.density) || !Number.isFinite(r.ms))
+      argError(op, `rows[${i}]`, "{ label: string, density: number, ms: number, peer?: boolean }", JSON.stringify(r));
+  });
   const labels = [...new Set(rows.map((r) => r.label))];
   const data = labels.map((l, i) => {
     const rs = rows.filter((r) => r.label === l).sort((a, b) => a.density - b.density);
-    return { type: "scatter", mode: "lines+markers", name: l, x: rs.map((r) => r.density), y: rs.map((r) => r.ms), marker: { color: OKABE_ITO[i % OKABE_ITO.length] }, hovertemplate: `${l}<br>density %{x:.4f}<br>%{y:.3f} ms<extra></extra>` };
+    const peer = rs.some((r) => r.peer);
+    const colour = OKABE_ITO[i % OKABE_ITO.length];
+    return {
+      type: "scatter",
+      mode: "lines+markers",
+      name: peer ? `${l} (peer)` : l,
+      x: rs.map((r) => r.density),
+      y: rs.map((r) => r.ms),
+      marker: { color: colour, symbol: peer ? "circle-open" : "circle", size: 8 },
+      line: { color: colour, dash: peer ? "dash" : "solid" },
+      hovertemplate: `${l}${peer ? " (peer)" : ""}<br>density %{x:.4f}<br>%{y:.3f} ms<extra></extra>`,
+    };
   });
   const layout = baseLayout({ title: opts.title ?? "Attention time against block density", xTitle: "block density (computed tiles / all tiles)", yTitle: "time (ms)" });
   if (opts.logY) (layout.yaxis as Record<string, unknown>).type = "log";

@@ -8,4 +8,4 @@ export { type Figure, OKABE_ITO, TILE_COLOURS, SEQUENTIAL } from "./figure.js";
 export { blockMaskView, type BlockMaskViewOptions } from "./block-mask-view.js";
 export { attentionMap, type AttentionMapOptions } from "./attention-map.js";
 export { routingHeatmap, expertLoad, droppedByPosition, coactivation, routingSankey } from "./routing.js";
-export { recallVsDensity, timeVsDensity } from "./compare.js";
+export { recallVsDensity, timeVsDensity, type TimeRow } from "./compare.js";

@@ -333,15 +333,17 @@ test("recallVsDensity and timeVsDensity: one trace per method / label with the e
   const g = sl.viz.timeVsDensity([
     { label: "cpu", density: 0.5, ms: 20 },
     { label: "cpu", density: 0.1, ms: 4 },
-    { label: "peer", density: 0.1, ms: 9 },
+    { label: "flex", density: 0.1, ms: 9, peer: true },
   ], { logY: true });
   assert.equal(g.data.length, 2);
+  assert.deepEqual(g.data.map((t: any) => [t.name, t.line.dash]), [["cpu", "solid"], ["flex (peer)", "dash"]], "peers dashed and named");
   assert.deepEqual([(g.data[0] as any).x, (g.data[0] as any).y], [[0.1, 0.5], [4, 20]], "sorted by density");
   assert.equal((g.layout.yaxis as any).type, "log");
   assert.match(String((g.layout.yaxis as any).title.text), /ms/, "units on the axis");
   assertAxisTitles(g, "timeVsDensity");
   assertSafeColours(g, "timeVsDensity");
   assert.throws(() => sl.viz.timeVsDensity([]), /viz\.timeVsDensity: argument 'rows'/);
+  assert.throws(() => sl.viz.timeVsDensity([{ label: "x", density: 0.1 } as any]), /viz\.timeVsDensity: argument 'rows\[0\]'/);
 });
 
 test("blockMaskView draws the output of every prefill estimator: per-head classes and the density in the title", async () => {
