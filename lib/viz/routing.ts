@@ -71,7 +71,13 @@ export function expertLoad(records: RoutingRecord | RoutingRecord[], opts: { tit
   return { data, layout, config: { responsive: true } };
 }
 
-/** Dropped assignments per token-position bin (capacity overflow hits late tokens under "position"). */
+/**
+ * Dropped assignments per token-position bin (capacity overflow hits late tokens under the
+ * "position" drop policy); the title gives the total, the capacity and the policy.
+ * @example
+ * const r = sl.moe.route(sl.moe.randomLogits(512, 8, { seed: 1 }), { k: 2, capacityFactor: 1 });
+ * sl.viz.droppedByPosition(r, { bins: 16 })
+ */
 export function droppedByPosition(record: RoutingRecord, opts: { bins?: number; title?: string } = {}): Figure {
   checkRecord("viz.droppedByPosition", record);
   const m = routingMetrics(record, { bins: opts.bins ?? 16 });
@@ -92,7 +98,11 @@ export function droppedByPosition(record: RoutingRecord, opts: { bins?: number; 
   };
 }
 
-/** E × E counts of expert pairs chosen by the same token. */
+/**
+ * E × E counts of expert pairs chosen by the same token (diagonal: tokens routed to the expert).
+ * @example
+ * sl.viz.coactivation(sl.moe.route(sl.moe.randomLogits(512, 8, { seed: 1 }), { k: 2 }))
+ */
 export function coactivation(record: RoutingRecord, opts: { title?: string } = {}): Figure {
   checkRecord("viz.coactivation", record);
   const m = routingMetrics(record);

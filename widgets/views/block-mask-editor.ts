@@ -10,7 +10,12 @@ import { Tensor } from "../../lib/tensor/tensor.js";
 import { TILE_COLOURS } from "../../lib/viz/figure.js";
 import { AnyWidget } from "../anywidget.js";
 
-/** The editor's synced state (snake_case, as it appears in the front-end model). */
+/**
+ * The editor's synced state (snake_case, as it appears in the front-end model).
+ * @example
+ * const ed = widgets.blockMaskEditor(bm);
+ * ed.state.classes.filter((c) => c === 2).length   // full tiles now
+ */
 export interface BlockMaskEditorState extends Record<string, unknown> {
   q_blocks: number;
   kv_blocks: number;
@@ -28,7 +33,12 @@ export interface BlockMaskEditorState extends Record<string, unknown> {
   cell_px: number;
 }
 
-/** Most tiles per side the editor accepts (the state travels as a JSON list). */
+/**
+ * Most tiles per side the editor accepts (the state travels as a JSON list).
+ * @example
+ * // a 16384-token mask fits with blockSize 128: 128 tiles per side
+ * widgets.blockMaskEditor(sl.createBlockMask(sl.masks.causal(), { qLen: 16384, kvLen: 16384, blockSize: 128 }))
+ */
 export const EDITOR_MAX_TILES = 128;
 
 export interface BlockMaskEditorOptions {
@@ -231,5 +241,9 @@ export function blockMaskEditor(bm: BlockMask, opts: BlockMaskEditorOptions = {}
   );
 }
 
-/** The editor's view module source, for tests and for embedding elsewhere. */
+/**
+ * The editor's view module source, for tests and for embedding elsewhere.
+ * @example
+ * widgets.BLOCK_MASK_EDITOR_ESM.length
+ */
 export const BLOCK_MASK_EDITOR_ESM = ESM;

@@ -28,10 +28,20 @@ import type { DOMWidget } from "../dom-widget.js";
 /** A parameter a mask kind reads; in expressions it is the identifier in brackets. */
 export type MaskParam = "window" | "sink" | "dilation" | "stride" | "prefix";
 
-/** Identifiers an expression uses for each slider: `sl.mask("q >= kv and q - kv < w", { w })`. */
+/**
+ * Identifiers an expression uses for each slider.
+ * @example
+ * // in the explorer's expression box, `w` is the window slider and `n` the sink slider:
+ * // q >= kv and (kv < n or q - kv < w)
+ * widgets.EXPRESSION_PARAMS.window   // "w"
+ */
 export const EXPRESSION_PARAMS: Record<MaskParam, string> = { window: "w", sink: "n", dilation: "d", stride: "l", prefix: "p" };
 
-/** The built-in kinds the explorer offers, the sliders each reads, and how each builds its mask. */
+/**
+ * The built-in kinds the explorer offers, the sliders each reads, and how each builds its mask.
+ * @example
+ * Object.keys(widgets.EXPLORER_MASKS)   // pass a subset as maskExplorer({ q, k, masks: ["sink", "expression"] })
+ */
 export const EXPLORER_MASKS: Record<string, { params: MaskParam[]; make: (p: Record<MaskParam, number>) => Mask }> = {
   causal: { params: [], make: () => masks.causal() },
   slidingWindow: { params: ["window"], make: (p) => masks.slidingWindow(p.window) },
@@ -62,7 +72,13 @@ export interface MaskExplorerOptions {
   backend?: BackendName;
 }
 
-/** What one recomputation produced; displays as the block-mask figure with the figures in its title. */
+/**
+ * What one recomputation produced; displays as the block-mask figure with the figures in its title.
+ * @example
+ * const ui = widgets.maskExplorer({ q, k });
+ * await ui.ready;
+ * ui.view.density; ui.view.recall.value; ui.view.ms; ui.view.blockMask   // run it: sl.attention(q, k, v, { blockMask: ui.view.blockMask })
+ */
 export class MaskExplorerView {
   constructor(
     readonly kind: string,
@@ -98,7 +114,13 @@ type Controls = {
   prefix: IntSlider;
 };
 
-/** The explorer widget (a VBox of controls and an Output); `view` is the latest recomputation. */
+/**
+ * The explorer widget (a VBox of controls and an Output); `view` is the latest recomputation.
+ * @example
+ * const ui = widgets.maskExplorer({ q, k });
+ * ui.controls.kind.value = "sink";     // the page follows; the figure recomputes
+ * ui
+ */
 export class MaskExplorer extends Interactive<Controls, MaskExplorerView> {
   /** Resolves when the first computation has been shown (`await ui.ready` before reading `view`). */
   ready: Promise<void> = Promise.resolve();

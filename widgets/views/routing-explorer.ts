@@ -12,7 +12,12 @@ import { IntSlider } from "../sliders.js";
 import { Dropdown } from "../selection.js";
 import type { DOMWidget } from "../dom-widget.js";
 
-/** The views the explorer offers (label -> key). */
+/**
+ * The views the explorer offers (label -> key).
+ * @example
+ * const ui = widgets.routingExplorer(layers);
+ * ui.controls.view.value = "coactivation";
+ */
 export const ROUTING_VIEWS = {
   "weights (token × expert)": "weights",
   "tokens per expert": "load",
@@ -22,7 +27,13 @@ export const ROUTING_VIEWS = {
 } as const;
 export type RoutingView = (typeof ROUTING_VIEWS)[keyof typeof ROUTING_VIEWS];
 
-/** A figure with a one-line text fallback; displays as a plotly figure. */
+/**
+ * A figure with a one-line text fallback; displays as a plotly figure.
+ * @example
+ * const ui = widgets.routingExplorer(record);
+ * await ui.ready;
+ * ui.current.figure.layout.title   // the figure on show
+ */
 export class FigureView {
   constructor(
     readonly view: RoutingView,
@@ -36,7 +47,13 @@ export class FigureView {
 
 type Controls = { view: Dropdown<RoutingView>; layer: Dropdown<number>; maxTokens: IntSlider; bins: IntSlider };
 
-/** The routing explorer widget; `current` is the figure on show. */
+/**
+ * The routing explorer widget; `current` is the figure on show.
+ * @example
+ * const ui = widgets.routingExplorer(layers);
+ * ui.controls.layer.value = 1;
+ * ui
+ */
 export class RoutingExplorer extends Interactive<Controls, FigureView> {
   /** Resolves when the first figure has been shown. */
   ready: Promise<void> = Promise.resolve();
