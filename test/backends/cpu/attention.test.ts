@@ -164,7 +164,11 @@ test("cancellation stops a long run mid-op", async () => {
   setTimeout(() => ac.abort(), full / 10);
   await assert.rejects(attentionInto({ q, k, v, scale: 0.125, returnLse: false, signal: ac.signal }, out), (e: Error) => e.name === "CancelledError");
   const cut = performance.now() - t1;
-  assert.ok(cut < full * 0.7, `cancelled run took ${cut.toFixed(0)} ms of a ${full.toFixed(0)} ms op`);
+  // The machine is shared: compare with the slower of a full run before and one after.
+  const t2 = performance.now();
+  await attentionInto({ q, k, v, scale: 0.125, returnLse: false }, out);
+  const full2 = Math.max(full, performance.now() - t2);
+  assert.ok(cut < full2 * 0.7, `cancelled run took ${cut.toFixed(0)} ms of a ${full2.toFixed(0)} ms op: the kernel did not stop mid-op`);
   // An already-aborted signal rejects before any work.
   await assert.rejects(attentionInto({ q, k, v, scale: 0.125, returnLse: false, signal: AbortSignal.abort() }, out), (e: Error) => e.name === "CancelledError");
 });
