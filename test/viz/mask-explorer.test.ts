@@ -28,7 +28,8 @@ test("first run: the first kind's block mask, its density, recall and time, show
   const seed = 1 + Math.floor(Math.random() * 1e6);
   const { q, k } = inputs(seed);
   const ui = w.maskExplorer({ q, k, repeats: 1 });
-  assert.equal(ui.view, undefined);
+  assert.throws(() => ui.view, /maskExplorer: no recomputation has finished yet: await ui.ready first/);
+  assert.equal(ui.result, undefined);
   await ui.ready;
   const v = ui.view!;
   assert.ok(v, `seed ${seed}: a view after the first run (${JSON.stringify(ui.output.outputs).slice(0, 300)})`);
@@ -108,6 +109,7 @@ test("expression kind: the Text's expression with the sliders it names; a bad ex
   assert.equal(out.length, 1);
   assert.equal(out[0].output_type, "error");
   assert.match(out[0].evalue, /syntax error/);
+  assert.throws(() => ui.view, /maskExplorer: the last recomputation failed: .*syntax error/);
 });
 
 test("in a kernel: a front-end slider drag recomputes, and the new figure is displayed routed to the Output", async () => {

@@ -4,7 +4,7 @@
  * backend, recomputed in place. Built on `interactive`, so rapid slider moves coalesce into one
  * recomputation with the latest values.
  */
-import { argError, fmtShape } from "../../lib/errors.js";
+import { argError, fmtShape, SparselabError } from "../../lib/errors.js";
 import { DISPLAY, type MimeBundle } from "../../lib/display.js";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import type { Mask } from "../../lib/attention/types.js";
@@ -125,9 +125,14 @@ export class MaskExplorer extends Interactive<Controls, MaskExplorerView> {
   /** Resolves when the first computation has been shown (`await ui.ready` before reading `view`). */
   ready: Promise<void> = Promise.resolve();
 
-  /** The latest recomputation (undefined before the first finishes, or after an error). */
-  get view(): MaskExplorerView | undefined {
-    return this.result;
+  /**
+   * The latest recomputation. Throws before the first one finishes (`await ui.ready`) or when
+   * the last one failed (its error is shown in the Output, and included here); `result` is the
+   * same value, or undefined, without throwing.
+   */
+  get view(): MaskExplorerView {
+    if (this.result) return this.result;
+    throw new SparselabError("maskExplorer", this.error ? `the last recomputation failed: ${(this.error as Error)?.message ?? String(this.error)}` : "no recomputation has finished yet: await ui.ready first");
   }
 }
 

@@ -2,7 +2,7 @@
  * The routing explorer: one MoE routing record, or a layer per record, seen through the
  * sl.viz routing views, switched with a Dropdown and redrawn in place.
  */
-import { argError } from "../../lib/errors.js";
+import { argError, SparselabError } from "../../lib/errors.js";
 import { DISPLAY, type MimeBundle } from "../../lib/display.js";
 import type { RoutingRecord } from "../../lib/moe/record.js";
 import { coactivation, droppedByPosition, expertLoad, routingHeatmap, routingSankey } from "../../lib/viz/routing.js";
@@ -58,8 +58,10 @@ export class RoutingExplorer extends Interactive<Controls, FigureView> {
   /** Resolves when the first figure has been shown. */
   ready: Promise<void> = Promise.resolve();
 
-  get current(): FigureView | undefined {
-    return this.result;
+  /** The figure on show; throws before the first is drawn (`await ui.ready`) or after a failed redraw. */
+  get current(): FigureView {
+    if (this.result) return this.result;
+    throw new SparselabError("routingExplorer", this.error ? `the last redraw failed: ${(this.error as Error)?.message ?? String(this.error)}` : "nothing drawn yet: await ui.ready first");
   }
 }
 
