@@ -12,7 +12,7 @@
  * | SPARSELAB_ISA       | force a kernel set: avx512, avx2 or generic (if the CPU has it)|
  * | SPARSELAB_CPU_ADDON | path of an out-of-tree sparselab_cpu.node                     |
  * | SPARSELAB_TUNE_QTILE, SPARSELAB_TUNE_KVCHUNK | dense attention tile sizes (64 x 128; tuning runs only) |
- * | SPARSELAB_SPIN      | pauses a pool thread spins before sleeping (default 16384)    |
+ * | SPARSELAB_SPIN      | pauses a pool thread spins before sleeping (default 2048)     |
  * | SPARSELAB_SKIP_NATIVE=1 | (install time) skip building the addon                    |
  */
 import { registerOp, setBackendStatus } from "../registry.js";

@@ -19,13 +19,13 @@ inline void cpu_relax() {
 #endif
 }
 
-// Workers spin this many pauses (a few hundred microseconds) for the next region before they
+// Workers spin this many pauses (tens of microseconds) for the next region before they
 // sleep, and the caller spins as long for the last tasks to finish: an op runs several
 // regions back to back, and on a loaded machine a thread that sleeps waits a whole scheduler
 // slice to run again.
 int spin_count() {
   const char* e = std::getenv("SPARSELAB_SPIN");
-  return e && std::atoi(e) >= 0 ? std::atoi(e) : 1 << 14;
+  return e && std::atoi(e) >= 0 ? std::atoi(e) : 1 << 11;
 }
 const int kSpin = spin_count();
 
