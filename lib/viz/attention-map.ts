@@ -111,7 +111,7 @@ async function headMap(q: Tensor, k: Tensor, b: number, h: number, o: Required<P
  * applied (masked cells blank). Maps larger than `maxCells` per side are pooled by max or mean,
  * and the title says so. Computed in row chunks through sl.matmul (the fastest backend).
  * @example
- * const { q, k } = sl.workloads.synthetic({ S: 1024, H: 2, D: 64, seed: 1 });
+ * const { q, k } = sl.workloads.llmLike({ S: 1024, H: 2, D: 64, seed: 1 });
  * await sl.viz.attentionMap(q, k, { h: 0, mask: sl.masks.causal() })
  */
 export async function attentionMap(q: Tensor, k: Tensor, opts: AttentionMapOptions = {}): Promise<Figure> {

@@ -14,7 +14,8 @@ function rowsOf(op: string, t: unknown): Row[] {
  * Recall (attention mass kept) against density for each method of a `sl.compare` table.
  * Uses the table's element-density column (its name says the denominator).
  * @example
- * const t = await sl.compare({ moba: (q, k) => sl.dynamic.moba(q, k) }, q, k, v);
+ * const w = sl.workloads.llmLike({ S: 2048, H: 2, D: 64, seed: 1 });
+ * const t = await sl.compare({ moba: (q, k) => sl.dynamic.moba(q, k), aShape: (q, k) => sl.dynamic.aShape(q, k) }, w.q, w.k, w.v);
  * sl.viz.recallVsDensity(t)
  */
 export function recallVsDensity(table: unknown, opts: { densityColumn?: string; title?: string } = {}): Figure {

@@ -43,7 +43,8 @@ export function routingHeatmap(record: RoutingRecord, opts: { maxTokens?: number
  * Tokens per expert, one bar group per layer (or one record), with the even share as a line;
  * CV and max/mean in the title.
  * @example
- * sl.viz.expertLoad(record)            // or an array of per-layer records
+ * const layers = [1, 2, 3].map((seed) => sl.moe.route(sl.moe.randomLogits(512, 8, { seed }), { k: 2, capacityFactor: 1.25 }));
+ * sl.viz.expertLoad(layers)            // or one record
  */
 export function expertLoad(records: RoutingRecord | RoutingRecord[], opts: { title?: string } = {}): Figure {
   const op = "viz.expertLoad";
@@ -119,8 +120,8 @@ export function coactivation(record: RoutingRecord, opts: { title?: string } = {
  * Layer-to-layer expert flow from a routing trace (per-layer records of the same tokens): a
  * sankey whose links count tokens whose top-1 expert was e in layer l and e' in layer l + 1.
  * @example
- * const layers = sl.moe.readRoutingTrace(jsonlText);
- * sl.viz.routingSankey(layers)
+ * const layers = [1, 2, 3].map((seed) => sl.moe.route(sl.moe.randomLogits(512, 8, { seed }), { k: 2 }));
+ * sl.viz.routingSankey(layers)         // or sl.moe.readRoutingTrace(jsonlText) of a real model
  */
 export function routingSankey(layers: RoutingRecord[], opts: { topLinks?: number; title?: string } = {}): Figure {
   const op = "viz.routingSankey";

@@ -143,6 +143,7 @@ export default {
  * const bm = sl.createBlockMask(sl.masks.causal(), { qLen: 1024, kvLen: 1024 });
  * const ed = widgets.blockMaskEditor(bm);
  * ed   // click tiles in the grid, then in the next cell:
+ * const [q, k, v] = [1, 2, 3].map((seed) => sl.randn([1, 2, 1024, 64], { seed }));
  * await sl.attention(q, k, v, { blockMask: ed.blockMask() });
  */
 export class BlockMaskEditor extends AnyWidget<BlockMaskEditorState> {
