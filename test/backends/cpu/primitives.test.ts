@@ -7,6 +7,8 @@ import * as sl from "../../../lib/index.js";
 import {
   antidiagScoresInto, blockPoolInto, colDiagSumsInto, decodeAttentionInto, groupedGemmInto, matmulInto, softmaxInto, topkInto,
 } from "../../../lib/backends/cpu/index.js";
+import { resolveOp } from "../../../lib/backends/registry.js";
+import type { AntidiagScoresImpl, ColDiagSumsImpl } from "../../../lib/backends/ops.js";
 import { assertClose, freshSeed, poisoned, randn, requireAddon, tolFor, widen } from "./helpers.js";
 
 test("matmul: ragged sizes, batch broadcast, transB, f16/bf16", async () => {
@@ -114,7 +116,9 @@ test("antidiagScores: strided antidiagonal sums, ragged edges", async () => {
       }
   const out = new Float32Array(ref.length).fill(NaN);
   await antidiagScoresInto(q, k, s, 0.1, {}, out);
-  assertClose(out, ref, 1e-5, `antidiagScores (seed ${seed})`);
+  assertClose(out, ref, 1e-5, `antidiagScores vs float64 (seed ${seed})`);
+  const js = await resolveOp<AntidiagScoresImpl>("antidiagScores", { backend: "js" }).impl(q, k, s, 0.1, {});
+  assertClose(out, await js.toTypedArray(), 1e-5, `antidiagScores vs the JS reference (seed ${seed})`);
 });
 
 test("colDiagSums: column and diagonal sums of softmaxed scores (causal, GQA)", async () => {
@@ -159,6 +163,9 @@ test("colDiagSums: column and diagonal sums of softmaxed scores (causal, GQA)", 
     await colDiagSumsInto(q, k, { scale, qOffset, causal }, { cols: gc, diags: gd });
     assertClose(gc, cols, 1e-5, `colDiagSums cols causal=${causal} (seed ${seed})`);
     assertClose(gd, diags, 1e-5, `colDiagSums diags causal=${causal} (seed ${seed})`);
+    const js = await resolveOp<ColDiagSumsImpl>("colDiagSums", { backend: "js" }).impl(q, k, { scale, qOffset, causal });
+    assertClose(gc, await js.cols.toTypedArray(), 1e-5, `colDiagSums cols vs the JS reference, causal=${causal} (seed ${seed})`);
+    assertClose(gd, await js.diags.toTypedArray(), 1e-5, `colDiagSums diags vs the JS reference, causal=${causal} (seed ${seed})`);
   }
 });
 
