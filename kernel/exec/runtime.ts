@@ -104,6 +104,16 @@ export class CellRuntime {
     return { cell, line: best[1], column: best[2] + Math.max(0, col - best[0]) };
   }
 
+  /**
+   * Evaluates a plain JavaScript expression with the cells' declarations in scope (for
+   * execute_request's user_expressions; not type-checked, like ipykernel's).
+   */
+  evaluate(expr: string): unknown {
+    // A sloppy-mode function so `with` can put the shared exports object in scope.
+    const f = vm.runInThisContext(`(function (__scope) { with (__scope) { return (${expr}\n); } })`, { filename: "user_expression.js" }) as (s: object) => unknown;
+    return f(this.exports);
+  }
+
   reset(): void {
     for (const k of Object.keys(this.exports)) delete this.exports[k];
     this.cells.clear();

@@ -14,7 +14,11 @@ import { SendQueue } from "./send-queue.js";
 
 /** Messages between the main thread and this worker. */
 export type ControlToMain = { kind: "ready" } | { kind: "frames"; frames: Uint8Array[] } | { kind: "error"; message: string };
-export type MainToControl = { kind: "send"; frames: Uint8Array[] } | { kind: "close" };
+export type MainToControl = { kind: "send"; frames: Uint8Array[] } | { kind: "close" } | { kind: "interrupted" };
+
+/** How often, and how many times, SIGINT is repeated until the main thread confirms it. */
+const SIGINT_RETRY_MS = 100;
+const SIGINT_RETRIES = 100;
 
 async function main(): Promise<void> {
   const info = workerData.info as ConnectionInfo;
@@ -25,8 +29,16 @@ async function main(): Promise<void> {
   await control.bind(endpoint(info, "control"));
   await hb.bind(endpoint(info, "hb"));
   const out = new SendQueue(control, (e) => parentPort!.postMessage({ kind: "error", message: String(e) }));
+  // A SIGINT that lands just before the cell's breakOnSigint watchdog is armed is queued for a
+  // JS listener the busy loop never lets run; so it is repeated until the main thread confirms.
+  let retry: NodeJS.Timeout | undefined;
+  const raiseSigint = (tries: number) => {
+    process.kill(process.pid, "SIGINT");
+    if (tries < SIGINT_RETRIES) retry = setTimeout(() => raiseSigint(tries + 1), SIGINT_RETRY_MS);
+  };
   parentPort!.on("message", (m: MainToControl) => {
-    if (m.kind === "send") void out.send(m.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
+    if (m.kind === "interrupted") clearTimeout(retry);
+    else if (m.kind === "send") void out.send(m.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
     else if (m.kind === "close") {
       void out.flush().then(() => {
         control.close();
@@ -43,7 +55,8 @@ async function main(): Promise<void> {
     try {
       const msg = decode(frames, signer);
       if (msg.header.msg_type === "interrupt_request") {
-        process.kill(process.pid, "SIGINT");
+        clearTimeout(retry);
+        raiseSigint(0);
         void out.send(encode(makeMessage("interrupt_reply", { status: "ok" }, session, msg, { identities: msg.identities }), signer) as Buffer[]);
       }
     } catch {

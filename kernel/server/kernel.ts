@@ -288,6 +288,7 @@ export class Kernel {
 
   /** Interrupt: abort library ops (ambient signal) and abandon an awaiting cell. */
   interrupt(): void {
+    this.control?.postMessage({ kind: "interrupted" } satisfies MainToControl);
     this.abort?.abort(new InterruptedError());
     this.runtime.interrupt();
     for (const p of this.pendingInput.values()) p.reject(new InterruptedError());
@@ -326,6 +327,7 @@ export class Kernel {
             if (storeHistory) this.history.setOutput(count, String(data["text/plain"] ?? ""));
           }
         } catch (e) {
+          if (e instanceof InterruptedError) this.control.postMessage({ kind: "interrupted" } satisfies MainToControl);
           error = runtimeErrorContent(e, this.runtime);
         }
       });
@@ -342,7 +344,7 @@ export class Kernel {
     const userExpressions: Record<string, unknown> = {};
     for (const [k, expr] of Object.entries(c.user_expressions ?? {})) {
       try {
-        userExpressions[k] = { status: "ok", data: { "text/plain": inspectPlain((this.runtime.exports as Record<string, unknown>)[expr] ?? (globalThis as Record<string, unknown>)[expr]) }, metadata: {} };
+        userExpressions[k] = { status: "ok", data: await formatValue(this.runtime.evaluate(expr), formatState), metadata: {} };
       } catch (e) {
         userExpressions[k] = { status: "error", ...runtimeErrorContent(e, this.runtime) };
       }

@@ -88,6 +88,15 @@ test("declarations carry across cells; let can be reassigned; re-declaring shado
   assert.match(r5.error!.evalue, /constant/);
 });
 
+test("user_expressions are evaluated with the cells' names in scope", async () => {
+  await k.client.execute("let ue = 20;");
+  const r = await k.client.request("shell", "execute_request", { code: "ue += 1;", silent: false, store_history: true, user_expressions: { a: "ue * 2", b: "nope(" }, allow_stdin: false });
+  const u = r.reply!.content.user_expressions;
+  assert.equal(u.a.status, "ok");
+  assert.equal(u.a.data["text/plain"], "42");
+  assert.equal(u.b.status, "error");
+});
+
 test("top-level await, and a promise as the last expression is awaited", async () => {
   const r = await k.client.execute("const v = await new Promise<number>((r) => setTimeout(() => r(7), 5));\nPromise.resolve(v * 6)");
   assert.equal(r.result?.["text/plain"], "42");
