@@ -237,10 +237,10 @@ export class Tensor<D extends DType = DType> {
   /**
    * `to(dtype)` is `astype(dtype)`. `to("cuda")` copies a host tensor to the GPU (when the CUDA
    * backend loaded; `sl.backends()` says why not otherwise). `to("cpu")` on a host tensor is a
-   * copy; reading a GPU tensor back is asynchronous: `await t.cpu()`.
+   * copy; reading a GPU tensor back is asynchronous: `await t.cpu()`. On a GPU machine:
+   * `const qd = sl.randn([1, 16, 4096, 128], { seed: 1 }).astype("bf16").to("cuda")`.
    * @example
    * sl.randn([4]).to("f16");
-   * const qd = sl.randn([1, 16, 4096, 128], { seed: 1 }).astype("bf16").to("cuda");
    */
   to<T extends DType>(target: T | "cpu" | "cuda"): Tensor<T> {
     if (target === "cuda") {
@@ -257,9 +257,10 @@ export class Tensor<D extends DType = DType> {
   }
 
   /**
-   * This tensor in host memory: itself when already there, else a copy read back from the device.
+   * This tensor in host memory: itself when already there, else a copy read back from the device
+   * (on a GPU machine: `const out = await (await sl.attention(qd, kd, vd)).cpu()`).
    * @example
-   * const out = await (await sl.attention(qd, kd, vd)).cpu();
+   * const t = await sl.randn([4]).cpu();   // a host tensor is returned as is
    */
   async cpu(): Promise<Tensor<D>> {
     if (this.device === "cpu") return this;
