@@ -150,3 +150,24 @@ test("maskExplorer rejects bad inputs naming the argument", () => {
   assert.throws(() => w.maskExplorer({ q, k, masks: ["nope"] }), /maskExplorer: argument 'masks'/);
   assert.throws(() => w.maskExplorer({ q, k, repeats: 0 }), /maskExplorer: argument 'repeats'/);
 });
+
+test("in a kernel the explorer's own display waits for the first run, so the cell's result is not captured by its Output", async () => {
+  const kern = freshKernel();
+  const { q, k } = inputs(11);
+  const ui = w.maskExplorer({ q, k, repeats: 1, masks: ["slidingWindow"] });
+  assert.equal(ui.output.msg_id, "execute-1", "the first run captures the cell");
+  const captured: string[] = [];
+  ui.output.observe("msg_id", (c) => {
+    captured.push(c.new as string);
+  });
+  const bundle = await (ui as any)[Symbol.for("Jupyter.display")]();
+  assert.ok(ui.result, "the first run finished before the display bundle was made");
+  assert.equal(ui.output.msg_id, "", "the Output no longer captures the cell when its result is shown");
+  assert.deepEqual(captured, [""], "released once, before the display");
+  assert.deepEqual(bundle["application/vnd.jupyter.widget-view+json"], { model_id: ui.model_id, version_major: 2, version_minor: 1 });
+  ui.show();
+  await settle();
+  await settle();
+  const last = kern.log.filter((s) => s.kind === "display").at(-1)!;
+  assert.deepEqual(last.data["application/vnd.jupyter.widget-view+json"]?.model_id, ui.model_id, "show() displays the widget view");
+});

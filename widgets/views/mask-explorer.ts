@@ -20,6 +20,7 @@ import { pct, type Figure } from "../../lib/viz/figure.js";
 // Registers the JS reference ops, so the explorer also works when only sparselab/widgets is imported.
 import "../../lib/backends/js/index.js";
 import { Interactive } from "../interact.js";
+import { showAfterFirstRun } from "./show-after-first-run.js";
 import { IntSlider } from "../sliders.js";
 import { Dropdown } from "../selection.js";
 import { Text } from "../text.js";
@@ -227,5 +228,6 @@ export function maskExplorer(opts: MaskExplorerOptions): MaskExplorer {
 
   const ui = new MaskExplorer(recompute as (vals: any) => Promise<MaskExplorerView>, controls);
   ui.ready = ui.update();
+  showAfterFirstRun(ui, ui.ready);
   return ui;
 }

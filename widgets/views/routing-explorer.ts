@@ -8,6 +8,7 @@ import type { RoutingRecord } from "../../lib/moe/record.js";
 import { coactivation, droppedByPosition, expertLoad, routingHeatmap, routingSankey } from "../../lib/viz/routing.js";
 import type { Figure } from "../../lib/viz/figure.js";
 import { Interactive } from "../interact.js";
+import { showAfterFirstRun } from "./show-after-first-run.js";
 import { IntSlider } from "../sliders.js";
 import { Dropdown } from "../selection.js";
 import type { DOMWidget } from "../dom-widget.js";
@@ -119,5 +120,6 @@ export function routingExplorer(records: RoutingRecord | RoutingRecord[]): Routi
   };
   const ui = new RoutingExplorer(draw as (vals: any) => FigureView, controls);
   ui.ready = ui.update();
+  showAfterFirstRun(ui, ui.ready);
   return ui;
 }
