@@ -105,13 +105,18 @@ async function main(): Promise<void> {
     const oursCpu: number[] = [];
     const peerCpu: number[] = [];
     const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
+    // process.cpuUsage counts every thread of the process: let the other implementation's pool
+    // threads stop spinning before each measured op, so neither is charged for the other's.
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
     for (let r = 0; r < reps; r++) {
+      await settle();
       let c0 = process.cpuUsage();
       let t0 = performance.now();
       (await sl.attention(q, k, v, { backend: "cpu" })).dispose();
       ours.push(performance.now() - t0);
       oursCpu.push(cpuMs(process.cpuUsage(c0)));
       if (session && feeds) {
+        await settle();
         c0 = process.cpuUsage();
         t0 = performance.now();
         await session.run(feeds);
