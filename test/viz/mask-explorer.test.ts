@@ -102,7 +102,11 @@ test("expression kind: the Text's expression with the sliders it names; a bad ex
   await idle(ui);
   assert.equal(ui.controls.prefix.layout.display, null, "now p is used");
   assert.equal(ui.controls.window.layout.display, "none");
-  assert.equal(ui.view!.density, sl.createBlockMask(sl.masks.prefixLM(ui.controls.prefix.value), { qLen: 128, kvLen: 128, blockSize: 16 }).density());
+  const prefixBm = sl.createBlockMask(sl.masks.prefixLM(ui.controls.prefix.value), { qLen: 128, kvLen: 128, blockSize: 16 });
+  assert.equal(ui.view!.density, prefixBm.density());
+  const dense = await sl.metrics.recall(q, k, { blockMask: prefixBm });
+  assert.ok(Math.abs(ui.view!.recall.value - dense.value) < 1e-6, "an expression's recall is against the dense softmax");
+  assert.match(String((ui.output.outputs as any[])[0].data["application/vnd.plotly.v1+json"].layout.title.text), /of the dense softmax mass/);
   ui.controls.expression.value = "q >= kv and";
   await idle(ui);
   const out = ui.output.outputs as any[];
