@@ -87,6 +87,7 @@ export class Checker {
   private readonly existsCache = new Map<string, boolean>();
   private readonly dirCache = new Map<string, boolean>();
   private readonly realCache = new Map<string, string>();
+  private readonly readCache = new Map<string, string | undefined>();
 
   constructor(private readonly opts: CheckerOptions) {
     const root = opts.packageRoot;
@@ -136,7 +137,9 @@ export class Checker {
       getCurrentDirectory: () => opts.cwd,
       getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
       fileExists: (f) => this.files.has(f) || cached(this.existsCache, f, ts.sys.fileExists),
-      readFile: (f) => this.files.get(f)?.text ?? ts.sys.readFile(f),
+      // Installed packages (package.json probes on every new program) are read once; the
+      // notebook's own files are re-read, since the user may edit them between cells.
+      readFile: (f) => this.files.get(f)?.text ?? (f.includes("/node_modules/") ? cached(this.readCache, f, (k) => ts.sys.readFile(k)) : ts.sys.readFile(f)),
       directoryExists: (d) => cached(this.dirCache, d, ts.sys.directoryExists),
       getDirectories: (d) => ts.sys.getDirectories(d),
       realpath: (p) => cached(this.realCache, p, ts.sys.realpath!),
