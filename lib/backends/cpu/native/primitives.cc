@@ -51,6 +51,38 @@ void topk_rows(const void* x, DType dt, int64_t rows, int n, int k, float* value
     int32_t* ix = ibuf[size_t(tid)].data();
     for (int64_t r = t * rpt; r < std::min(rows, (t + 1) * rpt); r++) {
       load_f32(x, dt, size_t(r) * n, n, v);
+      if (k <= 32) {
+        // Small k (routing's common case): one pass keeping a sorted top-k; most elements are
+        // rejected by one compare against the current k-th value. nth_element with the full
+        // comparator was 2.5x slower than the JS reference at k = 8, n = 1024.
+        float tv[32];
+        int32_t ti[32];
+        int cnt = 0;
+        auto beats = [](float va, int32_t a, float vb, int32_t b) {
+          const bool na = std::isnan(va), nb = std::isnan(vb);
+          if (na != nb) return na;
+          if (!na && va != vb) return va > vb;
+          return a < b;
+        };
+        for (int i = 0; i < n; i++) {
+          const float val = v[i];
+          if (cnt == k && !(val > tv[k - 1]) && !std::isnan(val) && !std::isnan(tv[k - 1])) continue;
+          if (cnt == k && !beats(val, i, tv[k - 1], ti[k - 1])) continue;
+          int p = cnt < k ? cnt++ : k - 1;
+          while (p > 0 && beats(val, i, tv[p - 1], ti[p - 1])) {
+            tv[p] = tv[p - 1];
+            ti[p] = ti[p - 1];
+            p--;
+          }
+          tv[p] = val;
+          ti[p] = i;
+        }
+        for (int j = 0; j < k; j++) {
+          values[r * k + j] = tv[j];
+          indices[r * k + j] = ti[j];
+        }
+        continue;
+      }
       std::iota(ix, ix + n, 0);
       // Strict order: larger value first (NaN largest), then lower index.
       auto before = [v](int32_t a, int32_t b) {
