@@ -66,6 +66,9 @@ export class Output extends DOMWidget {
    */
   capture<T>(fn: () => T): T extends Promise<infer U> ? Promise<U | undefined> : T | undefined {
     const id = getKernelComms()?.currentParentMsgId() ?? "";
+    // nbclient starts capturing on an update that sets msg_id and fails when the comm opens with
+    // one already set: open first (msg_id ""), then send the capture id as an update.
+    this._ensureOpen();
     this._captures.push(id);
     this.set("msg_id", id);
     let result: unknown;

@@ -125,6 +125,8 @@ export class Kernel {
     this.libraryLoad ??= (async () => {
       try {
         g.sl = await import(pathToFileURL(join(packageRoot, "dist/lib/index.js")).href);
+        // Native backends load asynchronously; wait so sl.backends() in the first cell is final.
+        await (g.sl as { ready?: () => Promise<void> }).ready?.();
       } catch (e) {
         kernelLog("could not load sparselab:", e);
       }
