@@ -222,10 +222,21 @@ export class CudaRuntime {
   }
 
   kernelSource(file: string): string {
-    const p = join(this.root, "lib", "backends", "cuda", "kernels", file);
-    if (!existsSync(p)) throw new SparselabError("cuda", `kernel source ${p} is missing`);
-    return readFileSync(p, "utf8");
+    return readKernelSource(join(this.root, "lib", "backends", "cuda", "kernels"), file);
   }
+}
+
+/**
+ * A kernel's source with its `#include "x.cuh"` lines replaced by those files (from the same
+ * folder, once each): NVRTC gets one self-contained string, and nvcc in CI gets the same text.
+ */
+export function readKernelSource(dir: string, file: string, seen = new Set<string>()): string {
+  const p = join(dir, file);
+  if (!existsSync(p)) throw new SparselabError("cuda", `kernel source ${p} is missing`);
+  seen.add(file);
+  return readFileSync(p, "utf8").replace(/^#include "([\w.]+\.cuh)"$/gm, (_, inc: string) =>
+    seen.has(inc) ? "" : readKernelSource(dir, inc, seen),
+  );
 }
 
 let runtime: CudaRuntime | undefined;

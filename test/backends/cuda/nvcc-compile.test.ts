@@ -5,16 +5,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as sl from "../../../lib/index.js";
 import { attentionDefines } from "../../../lib/backends/cuda/attention.js";
 import { CODEGEN_PRELUDE, toCuda } from "../../../lib/backends/cuda/codegen.js";
+import { readKernelSource } from "../../../lib/backends/cuda/runtime.js";
 import type { Mask, ScoreMod } from "../../../lib/attention/types.js";
 
 const root = new URL("../../../../", import.meta.url).pathname;
-const kernel = (f: string) => readFileSync(join(root, "lib", "backends", "cuda", "kernels", f), "utf8");
+const kernel = (f: string) => readKernelSource(join(root, "lib", "backends", "cuda", "kernels"), f);
 const nvcc = ["nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => spawnSync(p, ["--version"], { stdio: "ignore" }).status === 0);
 const skip = nvcc ? undefined : "nvcc not found (CUDA toolkit not installed here); CI and the device machine have it";
 if (skip) {

@@ -23,42 +23,8 @@
 #define ACH (BK / 8)  // 16-byte chunks per A row
 #define THREADS 256
 
-typedef unsigned short elem_t;
-typedef unsigned int u32;
+#include "tensor_core.cuh"
 
-__device__ __forceinline__ u32 smem_u32(const void* p) { return static_cast<u32>(__cvta_generic_to_shared(p)); }
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-__device__ __forceinline__ void ldsm_x4(u32* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
-}
-__device__ __forceinline__ void ldsm_x4_t(u32* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
-}
-__device__ __forceinline__ void mma16816(float* c, const u32* a, u32 b0, u32 b1) {
-#ifdef DTYPE_F16
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-#else
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-#endif
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ u32 pack2(float lo, float hi) {
-  u32 r;
-#ifdef DTYPE_F16
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-#else
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-#endif
-  return r;
-}
 
 // A tile [BM rows][ACH chunks]: with 4 chunks (BK 32), chunk ^ ((row >> 1) & 3) spreads ldmatrix's
 // 8 rows over all banks; with 8 (BK 64), chunk ^ (row & 7).
@@ -132,14 +98,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int i = 0; i < 4; i++) {
         int r = wm * 64 + i * 16 + (lane % 16), ch = kk * 2 + lane / 16;
-        ldsm_x4(af[i], a + swzA(r, ch) * 8);
+        ldmatrix_x4(af[i][0], af[i][1], af[i][2], af[i][3], a + swzA(r, ch) * 8);
       }
       u32 bf[2][4];
 #pragma unroll
       for (int j = 0; j < 2; j++) {
         int r = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
         int ch = wn * 4 + j * 2 + lane / 16;
-        ldsm_x4_t(bf[j], b + swzB(r, ch) * 8);
+        ldmatrix_x4_trans(bf[j][0], bf[j][1], bf[j][2], bf[j][3], b + swzB(r, ch) * 8);
       }
 #pragma unroll
       for (int i = 0; i < 4; i++)
