@@ -3,7 +3,8 @@
  *  - the checked source (type-checked as virtual file cell_N.ts): a one-line header importing
  *    every earlier cell's names the cell uses not itself declare, `export` added to each
  *    top-level declaration, and a footer re-exporting the cell's own imports, so later cells
- *    can import everything this one declares;
+ *    can import everything this one declares (the checker passes its own header instead, which
+    aliases the names from the cells' namespaces in its scope module: see scopeChunk);
  *  - the runtime source (transpiled to CommonJS and run): the same, except `import` statements
  *    become `await import(...)` so ESM-only packages load, and the last expression statement
  *    becomes `return (...)` so its value is the cell's result.
@@ -56,6 +57,7 @@ export function buildCellSources(
   code: string,
   scope: ReadonlyMap<string, ScopeEntry>,
   resolveRuntimeSpecifier: (spec: string) => string,
+  checkedHeader?: (byCell: Map<string, string[]>) => string,
 ): CellSources {
   const sf = parseCell(code);
   const declared = new Map<string, { isConst: boolean }>();
@@ -127,8 +129,9 @@ export function buildCellSources(
   for (const [cell, names] of byCell) header += `import { ${names.join(", ")} } from "./${cell}"; `;
   header += "\n";
   const headerEdit: Edit = { pos: 0, remove: 0, insert: header };
+  const checkedHeaderEdit: Edit = checkedHeader ? { pos: 0, remove: 0, insert: checkedHeader(byCell) + "\n" } : headerEdit;
   const footer = `\nexport { ${importNames.join(", ")} };\n`;
-  const checked = new EditedText(code, [headerEdit, ...exportEdits, { pos: code.length, remove: 0, insert: footer, cursorBefore: true }]);
+  const checked = new EditedText(code, [checkedHeaderEdit, ...exportEdits, { pos: code.length, remove: 0, insert: footer, cursorBefore: true }]);
 
   const runtimeEdits: Edit[] = [headerEdit, ...exportEdits, ...runtimeImportEdits];
   const last = sf.statements[sf.statements.length - 1];
@@ -138,4 +141,64 @@ export function buildCellSources(
   }
   const runtime = new EditedText(code, runtimeEdits);
   return { analysis: { declared, imports }, checked, runtime };
+}
+
+/**
+ * A committed cell as a namespace of the checker's single scope module (see checker.ts): its
+ * top-level declarations exported, the earlier cells' names it uses aliased in
+ * (`import x = __cell_1.x`), and its imports hoisted to module level (namespaces cannot hold
+ * ES imports) and re-exported as aliases. Only its declarations matter: the scope module is
+ * never checked for errors, only consulted for the types later cells use.
+ */
+export function scopeChunk(code: string, cell: string, byCell: ReadonlyMap<string, string[]>): { imports: string; body: string; uses: Map<string, string[]> } {
+  const sf = parseCell(code);
+  const edits: Edit[] = [];
+  let imports = "";
+  let k = 0;
+  for (const st of sf.statements) {
+    const start = st.getStart(sf);
+    if (ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier)) {
+      const spec = JSON.stringify(st.moduleSpecifier.text);
+      const attrs = st.attributes ? " " + code.slice(st.attributes.getStart(sf), st.attributes.end) : "";
+      const clause = st.importClause;
+      const aliases: string[] = [];
+      if (clause?.name) {
+        const m = `__sl_${cell}_${k++}`;
+        imports += `import ${m} from ${spec}${attrs};\n`;
+        aliases.push(`export import ${clause.name.text} = ${m};`);
+      }
+      const nb = clause?.namedBindings;
+      if (nb) {
+        const m = `__sl_${cell}_${k++}`;
+        imports += `import * as ${m} from ${spec}${attrs};\n`;
+        if (ts.isNamespaceImport(nb)) aliases.push(`export import ${nb.name.text} = ${m};`);
+        else for (const el of nb.elements) aliases.push(`export import ${el.name.text} = ${m}.${(el.propertyName ?? el.name).text};`);
+      }
+      if (!clause) imports += `import ${spec}${attrs};\n`;
+      edits.push({ pos: start, remove: st.end - start, insert: aliases.join(" ") });
+    } else if (
+      (ts.isVariableStatement(st) ||
+        ts.isFunctionDeclaration(st) ||
+        ts.isClassDeclaration(st) ||
+        ts.isInterfaceDeclaration(st) ||
+        ts.isTypeAliasDeclaration(st) ||
+        ts.isEnumDeclaration(st) ||
+        (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name))) &&
+      !hasExport(st)
+    )
+      edits.push({ pos: start, remove: 0, insert: "export " });
+  }
+  // Only the names the cell's text mentions: aliasing every earlier name in every namespace
+  // would make the scope module grow with the square of the cells.
+  const words = new Set(code.match(/[\p{L}\p{N}_$]+/gu));
+  const uses = new Map<string, string[]>();
+  let head = "";
+  for (const [from, names] of byCell)
+    for (const n of names)
+      if (words.has(n)) {
+        head += `import ${n} = ${from}.${n}; `;
+        uses.set(from, [...(uses.get(from) ?? []), n]);
+      }
+  const body = `export namespace ${cell} { ${head}\n${new EditedText(code, edits).text}\n}\n`;
+  return { imports, body, uses };
 }

@@ -1,14 +1,17 @@
 /**
- * Type-checks cells with a TypeScript LanguageService over virtual files (one per cell), and
- * answers completion, inspection and is_complete. The lib and package .d.ts files stay cached
- * in the document registry, so checking a new cell only binds and checks that cell.
+ * Type-checks cells with a TypeScript LanguageService over a fixed set of virtual files (the
+ * pending cell, a scratch file for completion, the globals, and one scope module holding every
+ * committed cell as a namespace), and answers completion, inspection and is_complete. The file
+ * set and every file's imports stay the same from cell to cell, so TypeScript reuses the whole
+ * program structure and the lib and package .d.ts files: checking a new cell only parses and
+ * binds the pending cell and the scope module, and checks the pending cell.
  */
 import ts from "./ts.js";
 import type * as TS from "typescript";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildCellSources, type ScopeEntry } from "./cell-source.js";
+import { buildCellSources, scopeChunk, type ScopeEntry } from "./cell-source.js";
 import { codePointToUtf16, lineCol, lineStarts, utf16ToCodePoint } from "./edits.js";
 import { decodeMappings } from "./source-map.js";
 
@@ -81,6 +84,9 @@ export class Checker {
   private readonly globalsFile: string;
   private readonly pendingFile: string;
   private readonly scratchFile: string;
+  /** Every committed cell, as one namespace each, in one module (see scopeHeader). */
+  private readonly scopeFile: string;
+  private readonly chunks = new Map<string, { imports: string; body: string }>();
   // Module resolution probes the disk for every file on every new program; installed packages
   // do not change during a session, so remembering the answers keeps a cell check in the ms.
   private readonly diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
@@ -116,6 +122,8 @@ export class Checker {
     this.globalsFile = join(opts.cwd, "__sparselab_globals.d.ts");
     this.pendingFile = join(opts.cwd, "__cell_pending.ts");
     this.scratchFile = join(opts.cwd, "__scratch.ts");
+    this.scopeFile = join(opts.cwd, "__sparselab_scope.ts");
+    this.files.set(this.scopeFile, { text: "export {};", version: 1 });
     this.files.set(this.globalsFile, { text: this.globalsText(), version: 1 });
     this.files.set(this.pendingFile, { text: "export {};", version: 1 });
     this.files.set(this.scratchFile, { text: "export {};", version: 1 });
@@ -170,6 +178,20 @@ export class Checker {
     ].join("\n");
   }
 
+  /**
+   * The checked cell's header line: earlier cells' names come from their namespaces in the one
+   * scope module. A new cell then changes that module's text but not the program's files or
+   * imports, so TypeScript reuses the whole program structure (no walk over the ~500 lib,
+   * @types and package files, no module resolution) and only parses, binds and checks the two
+   * changed files: a fresh declaration per cell cost a new program walk each time (~30 ms).
+   */
+  private scopeHeader(byCell: Map<string, string[]>): string {
+    if (byCell.size === 0) return "";
+    let h = `import { ${[...byCell.keys()].join(", ")} } from "./__sparselab_scope";`;
+    for (const [cell, names] of byCell) for (const n of names) h += ` import ${n} = ${cell}.${n};`;
+    return h;
+  }
+
   /** How a specifier loads at run time: "sparselab" from this package whatever the cwd. */
   runtimeSpecifier(spec: string): string {
     if (spec === "sparselab") return pathToFileURL(join(this.opts.packageRoot, "dist/lib/index.js")).href;
@@ -194,7 +216,8 @@ export class Checker {
   check(code: string): CheckResult {
     const cell = `__cell_${this.nextCell}`;
     const fileName = this.pendingFile;
-    const src = buildCellSources(code, this.scope, (s) => this.runtimeSpecifier(s));
+    let byCell = new Map<string, string[]>();
+    const src = buildCellSources(code, this.scope, (s) => this.runtimeSpecifier(s), (b) => this.scopeHeader((byCell = b)));
     this.setFile(fileName, src.checked.text);
     const headerLen = src.checked.text.indexOf("\n") + 1;
     const footerStart = src.checked.text.lastIndexOf("\nexport {");
@@ -235,17 +258,16 @@ export class Checker {
         return [g, lc.line, lc.column];
       }),
     );
-    this.commit(cell, src.analysis.declared, src.checked.text);
-    this.setFile(join(this.opts.cwd, `${cell}.ts`), src.checked.text);
+    const chunk = scopeChunk(code, cell, byCell);
+    this.chunks.set(cell, chunk);
+    this.commit(cell, src.analysis.declared, chunk.uses);
     const last = src.runtime.text.includes("return (");
     return { ok: true, diagnostics: [], cell, js, lineMap, hasResult: last };
   }
 
-  private commit(cell: string, declared: Map<string, { isConst: boolean }>, checkedText: string): void {
+  private commit(cell: string, declared: Map<string, { isConst: boolean }>, byCell: Map<string, string[]>): void {
     this.nextCell++;
-    const used = new Set<string>();
-    for (const m of checkedText.slice(0, checkedText.indexOf("\n")).matchAll(/from "\.\/(__cell_\d+)"/g)) used.add(m[1]);
-    this.deps.set(cell, used);
+    this.deps.set(cell, new Set(byCell.keys()));
     for (const [name, d] of declared) this.scope.set(name, { cell, isConst: d.isConst });
     // Drop cells nothing can reach any more, so a long session's program stays small.
     const live = new Set<string>();
@@ -256,25 +278,32 @@ export class Checker {
       live.add(c);
       for (const d of this.deps.get(c) ?? []) stack.push(d);
     }
-    for (const name of [...this.files.keys()]) {
-      const m = /(__cell_\d+)\.ts$/.exec(name);
-      if (m && !live.has(m[1])) {
-        this.files.delete(name);
-        this.deps.delete(m[1]);
+    for (const c of [...this.chunks.keys()])
+      if (!live.has(c)) {
+        this.chunks.delete(c);
+        this.deps.delete(c);
       }
-    }
+    this.setFile(this.scopeFile, this.scopeText());
+  }
+
+  private scopeText(): string {
+    let imports = "";
+    let bodies = "";
+    for (const c of this.chunks.values()) (imports += c.imports), (bodies += c.body);
+    return imports + bodies + "export {};\n";
   }
 
   /** Forgets every cell (kernel restart keeps the process only for tests). */
   reset(): void {
-    for (const name of [...this.files.keys()]) if (/__cell_\d+\.ts$/.test(name)) this.files.delete(name);
+    this.chunks.clear();
+    this.setFile(this.scopeFile, this.scopeText());
     this.scope.clear();
     this.deps.clear();
   }
 
   private scratch(code: string, cursorCp: number) {
     const fileName = this.scratchFile;
-    const src = buildCellSources(code, this.scope, (s) => s);
+    const src = buildCellSources(code, this.scope, (s) => s, (b) => this.scopeHeader(b));
     this.setFile(fileName, src.checked.text);
     const offset = codePointToUtf16(code, cursorCp);
     return { fileName, src, offset, pos: src.checked.toEdited(offset) };
@@ -312,7 +341,12 @@ export class Checker {
     const { fileName, pos } = this.scratch(code, cursorCp);
     const q = this.service.getQuickInfoAtPosition(fileName, pos) ?? (pos > 0 ? this.service.getQuickInfoAtPosition(fileName, pos - 1) : undefined);
     if (!q) return { found: false, text: "" };
-    const sig = ts.displayPartsToString(q.displayParts);
+    // Earlier cells' names are aliases of their namespaces in the scope module (scopeHeader):
+    // show them as the imports they stand for, as in the cell.
+    const sig = ts
+      .displayPartsToString(q.displayParts)
+      .replace(/\b__cell_\d+\./g, "")
+      .replace(/^import ([\p{L}\p{N}_$]+) = .*$/mu, "import $1");
     const doc = ts.displayPartsToString(q.documentation);
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join("\n");
     return { found: true, text: [sig, doc, tags].filter(Boolean).join("\n\n") };
