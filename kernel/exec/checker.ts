@@ -135,7 +135,7 @@ export class Checker {
       getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
       getScriptSnapshot: (f) => {
         const v = this.files.get(f);
-        if (v) return ts.ScriptSnapshot.fromString(v.text);
+        if (v) return f === this.scopeFile ? this.scopeSnapshot(v.text) : ts.ScriptSnapshot.fromString(v.text);
         if (this.diskCache.has(f)) return this.diskCache.get(f);
         const text = ts.sys.readFile(f);
         const snap = text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
@@ -155,6 +155,24 @@ export class Checker {
     };
     this.registry = ts.createDocumentRegistry();
     this.service = ts.createLanguageService(host, this.registry);
+  }
+
+  /**
+   * The scope module grows by a namespace per cell: a snapshot that tells TypeScript which span
+   * changed lets it reparse incrementally, reusing the earlier cells' nodes.
+   */
+  private scopeSnapshot(text: string): TS.IScriptSnapshot {
+    const snap = ts.ScriptSnapshot.fromString(text);
+    snap.getChangeRange = (old) => {
+      const prev = old.getText(0, old.getLength());
+      let a = 0;
+      const max = Math.min(prev.length, text.length);
+      while (a < max && prev.charCodeAt(a) === text.charCodeAt(a)) a++;
+      let b = 0;
+      while (b < max - a && prev.charCodeAt(prev.length - 1 - b) === text.charCodeAt(text.length - 1 - b)) b++;
+      return ts.createTextChangeRange(ts.createTextSpan(a, prev.length - a - b), text.length - a - b);
+    };
+    return snap;
   }
 
   /** Declarations of the preloaded globals (sl, display, input, clearOutput, widgets, interact). */
@@ -185,10 +203,13 @@ export class Checker {
    * @types and package files, no module resolution) and only parses, binds and checks the two
    * changed files: a fresh declaration per cell cost a new program walk each time (~30 ms).
    */
-  private scopeHeader(byCell: Map<string, string[]>): string {
+  private scopeHeader(byCell: Map<string, string[]>, code?: string): string {
     if (byCell.size === 0) return "";
+    // A checked cell needs only the names its text mentions (resolving a few hundred unused
+    // aliases is most of checking a small cell); completion in the scratch file needs them all.
+    const words = code === undefined ? undefined : new Set(code.match(/[\p{L}\p{N}_$]+/gu));
     let h = `import { ${[...byCell.keys()].join(", ")} } from "./__sparselab_scope";`;
-    for (const [cell, names] of byCell) for (const n of names) h += ` import ${n} = ${cell}.${n};`;
+    for (const [cell, names] of byCell) for (const n of names) if (!words || words.has(n)) h += ` import ${n} = ${cell}.${n};`;
     return h;
   }
 
@@ -217,7 +238,7 @@ export class Checker {
     const cell = `__cell_${this.nextCell}`;
     const fileName = this.pendingFile;
     let byCell = new Map<string, string[]>();
-    const src = buildCellSources(code, this.scope, (s) => this.runtimeSpecifier(s), (b) => this.scopeHeader((byCell = b)));
+    const src = buildCellSources(code, this.scope, (s) => this.runtimeSpecifier(s), (b) => this.scopeHeader((byCell = b), code));
     this.setFile(fileName, src.checked.text);
     const headerLen = src.checked.text.indexOf("\n") + 1;
     const footerStart = src.checked.text.lastIndexOf("\nexport {");
