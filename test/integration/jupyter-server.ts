@@ -45,13 +45,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts jupyter-server and waits until /api/status answers. */
-export async function startJupyterServer(): Promise<RunningServer> {
+/**
+ * Starts jupyter-server and waits until /api/status answers; `extraArgs` are more ServerApp
+ * options (the browser test serves its page with extra_static_paths).
+ */
+export async function startJupyterServer(opts: { extraArgs?: string[] } = {}): Promise<RunningServer> {
   requirePython(["jupyter_server", "jupyter_client"]);
   const { dir, env, cleanup } = jupyterEnv();
   const [port] = await freePorts(1);
   const token = randomBytes(16).toString("hex");
-  const args = ["--allow-root", "--no-browser", "--ip", "127.0.0.1", "--port", String(port), `--ServerApp.token=${token}`, `--ServerApp.root_dir=${join(dir, "notebooks")}`, "--ServerApp.port_retries=0"];
+  const args = ["--allow-root", "--no-browser", "--ip", "127.0.0.1", "--port", String(port), `--ServerApp.token=${token}`, `--ServerApp.root_dir=${join(dir, "notebooks")}`, "--ServerApp.port_retries=0", ...(opts.extraArgs ?? [])];
   const proc = existsSync("/usr/bin/jupyter-server") ? spawn("/usr/bin/jupyter-server", args, { env, cwd: dir }) : spawn(PYTHON, ["-m", "jupyter_server", ...args], { env, cwd: dir });
   let log = "";
   proc.stdout!.on("data", (d) => (log += d));
