@@ -11,17 +11,12 @@ export { KernelClient, type ExecuteResult } from "../../kernel/client/client.js"
 export { launchKernel as startKernel, makeConnectionInfo, type LaunchedKernel } from "../../kernel/client/launch.js";
 export { makeMessage, type Message } from "../../kernel/protocol/message.js";
 export { encode, decode, Signer, DELIMITER } from "../../kernel/protocol/wire.js";
+import { Mulberry32 } from "../../lib/seeded-random.js";
 
 /** A seeded PRNG (mulberry32) so failing fuzz/property runs can be replayed. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Mulberry32(seed);
+  return () => g.uniform();
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

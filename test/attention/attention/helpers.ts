@@ -8,6 +8,7 @@ import type { DType } from "../../../lib/tensor/dtype.js";
 import type { BlockMaskFields } from "../../../lib/attention/block-mask.js";
 import type { Mask, ScoreMod, TileClass } from "../../../lib/attention/types.js";
 import { TILE_EMPTY, TILE_FULL, TILE_PARTIAL } from "../../../lib/attention/types.js";
+import { Mulberry32 } from "../../../lib/seeded-random.js";
 
 /** A fresh seed per run (printed by tests on failure), or SPARSELAB_TEST_SEED to replay one. */
 export function freshSeed(): number {
@@ -18,14 +19,8 @@ export function freshSeed(): number {
 
 /** mulberry32: small, seedable, good enough for test data. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Mulberry32(seed);
+  return () => g.uniform();
 }
 
 /** Standard normal values (Box-Muller) from a seeded stream. */
