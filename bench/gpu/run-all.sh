@@ -4,10 +4,11 @@
 # Device:              bash bench/gpu/run-all.sh     (with .gpu carried; writes $OUT/*.txt)
 set -uo pipefail
 OUT=${OUT:-/tmp/sl-gpu}; mkdir -p "$OUT"
-xz -dc .gpu/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
+G=${GPU_DIR:-.gpu}
+xz -dc "$G/node.xz" > /usr/local/bin/node && chmod +x /usr/local/bin/node
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv | tee "$OUT/gpu.txt"
-node --test .gpu/attention.test.mjs .gpu/moe.test.mjs .gpu/sparse.test.mjs 2>&1 | tee "$OUT/tests.txt" | grep -E "^# (tests|pass|fail)|^not ok"
+node --test "$G"/*.test.mjs 2>&1 | tee "$OUT/tests.txt" | grep -E "^# (tests|pass|fail)|^not ok"
 PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu/peer_attention.py > "$OUT/peer_attention.jsonl" 2> "$OUT/peer_attention.err"
-node .gpu/bench-gpu-attention.mjs "$OUT/peer_attention.jsonl" 2>&1 | grep -v '^{' | tee "$OUT/attention.txt"
+node "$G/bench-gpu-attention.mjs" "$OUT/peer_attention.jsonl" 2>&1 | grep -v '^{' | tee "$OUT/attention.txt"
 PYTHONUNBUFFERED=1 timeout 200 python3 bench/gpu/peer_moe.py > "$OUT/peer_moe.jsonl" 2> "$OUT/peer_moe.err"
-node .gpu/bench-gpu-moe.mjs "$OUT/peer_moe.jsonl" 2>&1 | tee "$OUT/moe.txt"
+node "$G/bench-gpu-moe.mjs" "$OUT/peer_moe.jsonl" 2>&1 | tee "$OUT/moe.txt"
