@@ -44,6 +44,11 @@ function hasExport(node: TS.Node): boolean {
   return !!ts.canHaveModifiers(node) && !!ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
 }
 
+/** `declare global { ... }`: augments the global scope, so it is neither exported nor named. */
+export function isGlobalAugmentation(st: TS.Statement): boolean {
+  return ts.isModuleDeclaration(st) && (st.flags & ts.NodeFlags.GlobalAugmentation) !== 0;
+}
+
 /** Parses a cell once; the source file is reused for every rewrite. */
 export function parseCell(code: string, fileName = "cell.ts"): TS.SourceFile {
   return ts.createSourceFile(fileName, code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
@@ -80,7 +85,7 @@ export function buildCellSources(
       ts.isInterfaceDeclaration(st) ||
       ts.isTypeAliasDeclaration(st) ||
       ts.isEnumDeclaration(st) ||
-      (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name))
+      (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name) && !isGlobalAugmentation(st))
     ) {
       if (!st.name) continue;
       declared.set((st.name as TS.Identifier).text, { isConst: !ts.isFunctionDeclaration(st) });
@@ -150,10 +155,17 @@ export function buildCellSources(
  * ES imports) and re-exported as aliases. Only its declarations matter: the scope module is
  * never checked for errors, only consulted for the types later cells use.
  */
-export function scopeChunk(code: string, cell: string, byCell: ReadonlyMap<string, string[]>): { imports: string; body: string; uses: Map<string, string[]> } {
+export function scopeChunk(
+  code: string,
+  cell: string,
+  byCell: ReadonlyMap<string, string[]>,
+): { imports: string; body: string; uses: Map<string, string[]>; globals: string } {
   const sf = parseCell(code);
   const edits: Edit[] = [];
   let imports = "";
+  // A namespace cannot hold `declare global`: it moves to module level, where it augments the
+  // global scope for every later cell (names of the cell's own types do not resolve there).
+  let globals = "";
   let k = 0;
   for (const st of sf.statements) {
     const start = st.getStart(sf);
@@ -176,6 +188,9 @@ export function scopeChunk(code: string, cell: string, byCell: ReadonlyMap<strin
       }
       if (!clause) imports += `import ${spec}${attrs};\n`;
       edits.push({ pos: start, remove: st.end - start, insert: aliases.join(" ") });
+    } else if (isGlobalAugmentation(st)) {
+      globals += code.slice(start, st.end) + "\n";
+      edits.push({ pos: start, remove: st.end - start, insert: "" });
     } else if (
       (ts.isVariableStatement(st) ||
         ts.isFunctionDeclaration(st) ||
@@ -200,5 +215,5 @@ export function scopeChunk(code: string, cell: string, byCell: ReadonlyMap<strin
         uses.set(from, [...(uses.get(from) ?? []), n]);
       }
   const body = `export namespace ${cell} { ${head}\n${new EditedText(code, edits).text}\n}\n`;
-  return { imports, body, uses };
+  return { imports, body, uses, globals };
 }

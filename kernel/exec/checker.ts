@@ -87,6 +87,8 @@ export class Checker {
   /** Every committed cell, as one namespace each, in one module (see scopeHeader). */
   private readonly scopeFile: string;
   private readonly chunks = new Map<string, { imports: string; body: string }>();
+  /** `declare global` blocks of committed cells, by cell; they outlive the cell's names. */
+  private readonly globalAugments = new Map<string, string>();
   // Module resolution probes the disk for every file on every new program; installed packages
   // do not change during a session, so remembering the answers keeps a cell check in the ms.
   private readonly diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
@@ -204,7 +206,9 @@ export class Checker {
    * changed files: a fresh declaration per cell cost a new program walk each time (~30 ms).
    */
   private scopeHeader(byCell: Map<string, string[]>, code?: string): string {
-    if (byCell.size === 0) return "";
+    // With no earlier names the module is still imported: its `declare global` blocks must reach
+    // the cell.
+    if (byCell.size === 0) return this.globalAugments.size ? `import "./__sparselab_scope";` : "";
     // A checked cell needs only the names its text mentions (resolving a few hundred unused
     // aliases is most of checking a small cell); completion in the scratch file needs them all.
     const words = code === undefined ? undefined : new Set(code.match(/[\p{L}\p{N}_$]+/gu));
@@ -281,6 +285,7 @@ export class Checker {
     );
     const chunk = scopeChunk(code, cell, byCell);
     this.chunks.set(cell, chunk);
+    if (chunk.globals) this.globalAugments.set(cell, chunk.globals);
     this.commit(cell, src.analysis.declared, chunk.uses);
     const last = src.runtime.text.includes("return (");
     return { ok: true, diagnostics: [], cell, js, lineMap, hasResult: last };
@@ -311,12 +316,13 @@ export class Checker {
     let imports = "";
     let bodies = "";
     for (const c of this.chunks.values()) (imports += c.imports), (bodies += c.body);
-    return imports + bodies + "export {};\n";
+    return imports + [...this.globalAugments.values()].join("") + bodies + "export {};\n";
   }
 
   /** Forgets every cell (kernel restart keeps the process only for tests). */
   reset(): void {
     this.chunks.clear();
+    this.globalAugments.clear();
     this.setFile(this.scopeFile, this.scopeText());
     this.scope.clear();
     this.deps.clear();

@@ -88,6 +88,16 @@ test("declarations carry across cells; let can be reassigned; re-declaring shado
   assert.match(r5.error!.evalue, /constant/);
 });
 
+test("declare global in a cell types a global for every later cell", async () => {
+  const r1 = await k.client.execute("declare global { var runConfig: { steps: number } }\nglobalThis.runConfig = { steps: 3 };");
+  assert.equal(r1.reply.content.status, "ok", JSON.stringify(r1.error));
+  const r2 = await k.client.execute("runConfig.steps * 2");
+  assert.equal(r2.result?.["text/plain"], "6", JSON.stringify(r2.error));
+  const r3 = await k.client.execute("const s: string = runConfig.steps;");
+  assert.equal(r3.error?.ename, "TSError"); // the augmentation's type is enforced, not any
+  assert.match(r3.error!.evalue, /number/);
+});
+
 test("user_expressions are evaluated with the cells' names in scope", async () => {
   await k.client.execute("let ue = 20;");
   const r = await k.client.request("shell", "execute_request", { code: "ue += 1;", silent: false, store_history: true, user_expressions: { a: "ue * 2", b: "nope(" }, allow_stdin: false });
