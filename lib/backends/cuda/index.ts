@@ -4,10 +4,22 @@ import { toDevice as moveToDevice } from "./device-tensor.js";
 import { cudaAttention } from "./attention.js";
 import { cudaGroupedGemm } from "./moe.js";
 import { cudaAntidiagScores, cudaBlockPool, cudaDecodeAttention } from "./sparse.js";
-import { cudaFailure, cudaRuntime } from "./runtime.js";
+import { cudaFailure, cudaRuntime, requireCuda, type CudaRuntime } from "./runtime.js";
 
-export { toDevice, toHost, emptyCuda } from "./device-tensor.js";
-export { cudaRuntime } from "./runtime.js";
+/**
+ * The process's CUDA runtime (compile and launch kernels, allocate, encode TMA descriptors);
+ * throws, saying why, where CUDA is not available.
+ * @example
+ * const rt = sl.cuda.runtime();
+ * console.log(rt.info.name, rt.arch, rt.memory());
+ */
+export function runtime(): CudaRuntime {
+  return requireCuda("cuda.runtime");
+}
+
+export { toDevice, toHost, emptyCuda, devicePtr } from "./device-tensor.js";
+export { cudaRuntime, type CudaRuntime, type LaunchArg } from "./runtime.js";
+export type { TensorMapOptions, TmaDType, TmaSwizzle } from "./tensor-map.js";
 export { routeSoftmaxTopk, permutation, gatherRows, combineRows, swiglu, moeForward, type CudaMoeWeights } from "./moe.js";
 export { castCuda, cudaCreateBlockMask as createBlockMask } from "./sparse.js";
 

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SparselabError } from "../../errors.js";
+import { tensorMapArgs, tmaElementBytes, type TensorMapOptions, type TmaDType, type TmaSwizzle } from "./tensor-map.js";
 
 /**
  * The CUDA runtime: the native shim (driver API + NVRTC, opened at run time), the on-disk
@@ -24,14 +25,19 @@ export interface DeviceInfo {
   totalMem: number;
   driverVersion: number;
   nvrtcVersion: string;
+  /** Whether the driver has cuTensorMapEncodeTiled (CUDA 12+), i.e. whether `tensorMap()` works. */
+  tensorMaps: boolean;
 }
+
+/** A kernel argument: a number for the scalar kinds (p i u f l), a 128-byte buffer for `m`. */
+export type LaunchArg = number | Uint8Array;
 
 interface Binding {
   init(): DeviceInfo;
   compile(src: string, name: string, opts: string[], wantPtx?: boolean): { cubin: Buffer; log: string; ptx?: string };
   moduleLoad(cubin: Buffer): number;
   getFunction(mod: number, name: string, smem: number): { id: number; regs: number; localBytes: number };
-  launch(fn: number, grid: number[], block: number[], smem: number, spec: string, args: number[]): void;
+  launch(fn: number, grid: number[], block: number[], smem: number, spec: string, args: LaunchArg[], stream?: number): void;
   malloc(bytes: number): number;
   free(ptr: number): void;
   memset(ptr: number, byte: number, bytes: number): void;
@@ -40,9 +46,26 @@ interface Binding {
   dtod(dst: number, src: number, bytes: number): void;
   sync(): void;
   memInfo(): { free: number; total: number };
-  eventCreate(): number;
-  eventRecord(e: number): void;
+  eventCreate(timing?: boolean): number;
+  eventRecord(e: number, stream?: number): void;
   eventElapsed(a: number, b: number): number;
+  eventQuery(e: number): boolean;
+  eventSynchronize(e: number): void;
+  eventWait(e: number): Promise<void>;
+  eventDestroy(e: number): void;
+  streamCreate(): number;
+  streamSynchronize(s: number): void;
+  streamQuery(s: number): boolean;
+  streamWaitEvent(s: number, e: number): void;
+  streamDestroy(s: number): void;
+  hostAlloc(bytes: number): ArrayBuffer;
+  htodAsync(ptr: number, data: ArrayBufferView, stream?: number): void;
+  dtohAsync(dst: ArrayBufferView, ptr: number, stream?: number): void;
+  memsetAsync(ptr: number, byte: number, bytes: number, stream?: number): void;
+  tensorMap(
+    dataType: number, addr: number, dims: number[], strides: number[], box: number[], elementStrides: number[],
+    interleave: number, swizzle: number, l2: number, oob: number,
+  ): Buffer;
 }
 
 function packageRoot(): string {
@@ -146,9 +169,60 @@ export class CudaRuntime {
     return cf;
   }
 
-  launch(f: CompiledFunction, grid: [number, number, number], block: [number, number, number], spec: string, args: number[]): void {
+  /**
+   * Launches `f`. `spec` has one letter per argument: p device pointer, i int32, u uint32,
+   * f float32, l int64, m a CUtensorMap from `tensorMap()` passed by value (for a
+   * `const __grid_constant__ CUtensorMap` parameter). Work goes on `stream` (a stream id),
+   * default the current stream (see `sl.cuda.Stream.run`), else the legacy default stream.
+   */
+  launch(f: CompiledFunction, grid: [number, number, number], block: [number, number, number], spec: string, args: LaunchArg[], stream?: number): void {
     if (grid.some((g) => g <= 0)) return; // nothing to do (an empty dimension)
-    this.b.launch(f.id, grid, block, f.smem, spec, args);
+    this.b.launch(f.id, grid, block, f.smem, spec, args, stream ?? this.currentStream());
+  }
+
+  /** The stream id launches and copies go on right now: 0 (the legacy default) unless inside `withStream`. */
+  currentStream(): number {
+    return 0;
+  }
+
+  /**
+   * Encodes a TMA descriptor (CUtensorMap, 128 bytes) for `cp.async.bulk.tensor`: pass it to a
+   * kernel with the `m` launch kind. Dims are innermost first, as in PTX coordinates. Throws a
+   * SparselabError naming the argument when an option breaks the driver's documented limits, and
+   * says so when the driver predates TMA (CUDA < 12).
+   * @example
+   * const rt = sl.cuda.runtime();
+   * const x = sl.randn([8, 1000, 320], { seed: 1 }).astype("bf16").to("cuda");
+   * const desc = rt.tensorMap({ dtype: "bf16", globalAddress: sl.cuda.devicePtr(x), globalDims: [320, 1000, 8],
+   *   globalStridesBytes: [640, 640 * 1000], boxDims: [64, 128, 1], swizzle: 128 });
+   */
+  tensorMap(o: TensorMapOptions): Buffer {
+    const op = "cuda.tensorMap";
+    const a = tensorMapArgs(op, o);
+    if (!this.info.tensorMaps)
+      throw new SparselabError(op, `the CUDA driver (version ${this.info.driverVersion}) has no cuTensorMapEncodeTiled: TMA needs CUDA 12+ and an sm_90 GPU`);
+    return this.b.tensorMap(a.dataType, a.globalAddress, a.globalDims, a.globalStrides, a.boxDims, a.elementStrides, a.interleave, a.swizzle, a.l2Promotion, a.oobFill);
+  }
+
+  /**
+   * A TMA descriptor for a row-major matrix [rows, cols] at `ptr` with `rowStrideBytes` between
+   * rows (a multiple of 16), moving boxes of [boxRows, boxCols]. The usual Hopper case: a
+   * K-major operand tile with a 128-byte swizzle (boxCols * element bytes <= 128).
+   * @example
+   * const rt = sl.cuda.runtime();
+   * const k = sl.randn([4096, 128], { seed: 2 }).astype("bf16").to("cuda");
+   * const desc = rt.tensorMap2d(sl.cuda.devicePtr(k), "bf16", 4096, 128, 256, 64, 64, 128);
+   */
+  tensorMap2d(
+    ptr: number, dtype: TmaDType, rows: number, cols: number, rowStrideBytes: number, boxRows: number, boxCols: number,
+    swizzle: TmaSwizzle = 0, opts: Pick<TensorMapOptions, "l2Promotion" | "oobFill"> = {},
+  ): Buffer {
+    return this.tensorMap({ dtype, globalAddress: ptr, globalDims: [cols, rows], globalStridesBytes: [rowStrideBytes], boxDims: [boxCols, boxRows], swizzle, ...opts });
+  }
+
+  /** Bytes per element of a tensor-map dtype (for stride arithmetic). */
+  static tmaElementBytes(dtype: TmaDType): number {
+    return tmaElementBytes(dtype);
   }
 
   /** Rounds allocations up so the pool can reuse them across slightly different sizes. */

@@ -25,6 +25,9 @@ typedef struct CUfunc_st* CUfunction;
 typedef struct CUstream_st* CUstream;
 typedef struct CUevent_st* CUevent;
 typedef unsigned long long CUdeviceptr;
+// CUtensorMap: 128 opaque bytes the driver fills and kernels take by value (64-byte aligned).
+struct alignas(64) CUtensorMap { unsigned long long opaque[16]; };
+static_assert(sizeof(CUtensorMap) == 128, "CUtensorMap is 128 bytes");
 typedef int nvrtcResult;
 typedef struct _nvrtcProgram* nvrtcProgram;
 
@@ -71,6 +74,22 @@ struct Driver {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuGetErrorName)(CUresult, const char**);
   CUresult (*cuGetErrorString)(CUresult, const char**);
+  // Streams, async copies, pinned host memory (all in every driver since CUDA 4).
+  CUresult (*cuStreamCreate)(CUstream*, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamQuery)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  CUresult (*cuEventQuery)(CUevent);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
+  CUresult (*cuMemHostAlloc)(void**, size_t, unsigned);
+  CUresult (*cuMemFreeHost)(void*);
+  // Optional (CUDA 12+, Hopper's TMA): null on older drivers, and only tensorMap() then fails.
+  CUresult (*cuTensorMapEncodeTiled)(CUtensorMap*, int, unsigned, void*, const unsigned long long*,
+                                     const unsigned long long*, const unsigned*, const unsigned*, int, int, int,
+                                     int) = nullptr;
 };
 
 struct Nvrtc {
@@ -97,7 +116,10 @@ bool sticky = false;          // a sticky error poisons the context until the pr
 std::string stickyWhat;
 std::vector<CUmodule> modules;
 std::vector<CUfunction> functions;
-std::vector<CUevent> events;
+std::vector<CUevent> events;    // by id; a destroyed event's slot is null and its id reused
+std::vector<uint32_t> freeEventIds;
+std::vector<CUstream> streams{nullptr};  // id 0 is the legacy default stream
+std::vector<uint32_t> freeStreamIds;
 
 template <typename T>
 bool sym(void* lib, const char* name, T& out) {
@@ -169,7 +191,18 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
               sym(drv.lib, "cuEventSynchronize", drv.cuEventSynchronize) &&
               sym(drv.lib, "cuEventElapsedTime", drv.cuEventElapsedTime) &&
               sym(drv.lib, "cuEventDestroy_v2", drv.cuEventDestroy) && sym(drv.lib, "cuGetErrorName", drv.cuGetErrorName) &&
-              sym(drv.lib, "cuGetErrorString", drv.cuGetErrorString);
+              sym(drv.lib, "cuGetErrorString", drv.cuGetErrorString) &&
+              sym(drv.lib, "cuStreamCreate", drv.cuStreamCreate) &&
+              sym(drv.lib, "cuStreamDestroy_v2", drv.cuStreamDestroy) &&
+              sym(drv.lib, "cuStreamSynchronize", drv.cuStreamSynchronize) &&
+              sym(drv.lib, "cuStreamQuery", drv.cuStreamQuery) && sym(drv.lib, "cuStreamWaitEvent", drv.cuStreamWaitEvent) &&
+              sym(drv.lib, "cuEventQuery", drv.cuEventQuery) &&
+              sym(drv.lib, "cuMemcpyHtoDAsync_v2", drv.cuMemcpyHtoDAsync) &&
+              sym(drv.lib, "cuMemcpyDtoHAsync_v2", drv.cuMemcpyDtoHAsync) &&
+              sym(drv.lib, "cuMemsetD8Async", drv.cuMemsetD8Async) && sym(drv.lib, "cuMemHostAlloc", drv.cuMemHostAlloc) &&
+              sym(drv.lib, "cuMemFreeHost", drv.cuMemFreeHost);
+    // Absent before CUDA 12: leave it null, so init still succeeds and tensorMap() says why.
+    sym(drv.lib, "cuTensorMapEncodeTiled", drv.cuTensorMapEncodeTiled);
     if (!ok) {
       dlclose(drv.lib);
       drv.lib = nullptr;
@@ -229,6 +262,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   o.Set("totalMem", static_cast<double>(total));
   o.Set("driverVersion", dver);
   o.Set("nvrtcVersion", std::to_string(rmaj) + "." + std::to_string(rmin));
+  o.Set("tensorMaps", drv.cuTensorMapEncodeTiled != nullptr);
   return o;
 }
 
@@ -312,8 +346,32 @@ Napi::Value GetFunction(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// launch(fn, [gx, gy, gz], [bx, by, bz], smem, spec, args): spec has one letter per argument:
-// p = device pointer (number), i = int32, u = uint32, f = float32, l = int64.
+CUstream streamArg(Napi::Env env, const Napi::CallbackInfo& info, size_t i, const char* call) {
+  if (info.Length() <= i || info[i].IsUndefined()) return nullptr;
+  uint32_t id = info[i].As<Napi::Number>().Uint32Value();
+  if (id >= streams.size() || (id != 0 && !streams[id]))
+    throw Napi::Error::New(env, std::string("[sparselab cuda] ") + call + ": stream " + std::to_string(id) +
+                                    " does not exist (disposed?)");
+  return streams[id];
+}
+
+CUevent eventArg(Napi::Env env, const Napi::Value& v, const char* call) {
+  uint32_t id = v.As<Napi::Number>().Uint32Value();
+  if (id >= events.size() || !events[id])
+    throw Napi::Error::New(env, std::string("[sparselab cuda] ") + call + ": event " + std::to_string(id) +
+                                    " does not exist (disposed?)");
+  return events[id];
+}
+
+// A parameter slot: 8 bytes for scalars and pointers, 128 for a CUtensorMap. alignas(64) because
+// a `const __grid_constant__ CUtensorMap` parameter is copied from here and must be aligned.
+struct alignas(64) ParamSlot {
+  unsigned char bytes[128];
+};
+
+// launch(fn, [gx, gy, gz], [bx, by, bz], smem, spec, args, stream?): spec has one letter per
+// argument: p = device pointer (number), i = int32, u = uint32, f = float32, l = int64,
+// m = a 128-byte CUtensorMap (a Buffer from tensorMap()) passed by value.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   needCtx(env);
@@ -323,28 +381,88 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   unsigned smem = info[3].As<Napi::Number>().Uint32Value();
   std::string spec = info[4].As<Napi::String>();
   Napi::Array args = info[5].As<Napi::Array>();
+  CUstream stream = streamArg(env, info, 6, "launch");
   if (args.Length() != spec.size()) throw Napi::Error::New(env, "[sparselab cuda] launch: spec and args differ in length");
-  std::vector<uint64_t> store(spec.size());
+  std::vector<ParamSlot> store(spec.size());
   std::vector<void*> ptrs(spec.size());
   for (size_t i = 0; i < spec.size(); i++) {
     Napi::Value v = args.Get(static_cast<uint32_t>(i));
+    unsigned char* slot = store[i].bytes;
+    if (spec[i] == 'm') {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().ByteLength() != sizeof(CUtensorMap))
+        throw Napi::Error::New(env, "[sparselab cuda] launch: argument " + std::to_string(i) +
+                                        " (kind m) must be a 128-byte CUtensorMap buffer from tensorMap()");
+      Napi::TypedArray t = v.As<Napi::TypedArray>();
+      std::memcpy(slot, static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), sizeof(CUtensorMap));
+      ptrs[i] = slot;
+      continue;
+    }
+    if (!v.IsNumber())
+      throw Napi::Error::New(env, "[sparselab cuda] launch: argument " + std::to_string(i) + " (kind " + spec[i] +
+                                      ") must be a number");
     double d = v.As<Napi::Number>().DoubleValue();
     switch (spec[i]) {
-      case 'p': { uint64_t p = static_cast<uint64_t>(d); store[i] = p; break; }
-      case 'l': { int64_t x = static_cast<int64_t>(d); std::memcpy(&store[i], &x, 8); break; }
-      case 'i': { int32_t x = static_cast<int32_t>(d); std::memcpy(&store[i], &x, 4); break; }
-      case 'u': { uint32_t x = static_cast<uint32_t>(d); std::memcpy(&store[i], &x, 4); break; }
-      case 'f': { float x = static_cast<float>(d); std::memcpy(&store[i], &x, 4); break; }
-      default: throw Napi::Error::New(env, "[sparselab cuda] launch: unknown arg kind in spec");
+      case 'p': { uint64_t p = static_cast<uint64_t>(d); std::memcpy(slot, &p, 8); break; }
+      case 'l': { int64_t x = static_cast<int64_t>(d); std::memcpy(slot, &x, 8); break; }
+      case 'i': { int32_t x = static_cast<int32_t>(d); std::memcpy(slot, &x, 4); break; }
+      case 'u': { uint32_t x = static_cast<uint32_t>(d); std::memcpy(slot, &x, 4); break; }
+      case 'f': { float x = static_cast<float>(d); std::memcpy(slot, &x, 4); break; }
+      default: throw Napi::Error::New(env, std::string("[sparselab cuda] launch: unknown arg kind '") + spec[i] + "' in spec");
     }
-    ptrs[i] = &store[i];
+    ptrs[i] = slot;
   }
   auto u = [&](Napi::Array a, uint32_t i) { return a.Get(i).As<Napi::Number>().Uint32Value(); };
   check(env,
-        drv.cuLaunchKernel(functions[fid], u(g, 0), u(g, 1), u(g, 2), u(b, 0), u(b, 1), u(b, 2), smem, nullptr,
+        drv.cuLaunchKernel(functions[fid], u(g, 0), u(g, 1), u(g, 2), u(b, 0), u(b, 1), u(b, 2), smem, stream,
                            ptrs.data(), nullptr),
         "cuLaunchKernel");
   return env.Undefined();
+}
+
+// tensorMap(dataType, globalAddress, globalDim[], globalStrides[], boxDim[], elementStrides[],
+//           interleave, swizzle, l2Promotion, oobFill) -> Buffer(128)
+// Enum values are the driver's (CUtensorMapDataType, ...Swizzle, ...); runtime.ts maps names to
+// them and checks the documented limits first, so a driver rejection here is the exception.
+Napi::Value TensorMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  if (!drv.cuTensorMapEncodeTiled)
+    throw Napi::Error::New(env, "[sparselab cuda] tensorMap: this CUDA driver has no cuTensorMapEncodeTiled "
+                                "(TMA needs CUDA 12 or newer and an sm_90 GPU)");
+  auto list = [&](const Napi::Value& v, const char* what) {
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<unsigned long long> out(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) out[i] = static_cast<unsigned long long>(a.Get(i).As<Napi::Number>().DoubleValue());
+    (void)what;
+    return out;
+  };
+  int dataType = info[0].As<Napi::Number>().Int32Value();
+  CUdeviceptr addr = ptrIn(info[1]);
+  std::vector<unsigned long long> dims = list(info[2], "globalDim"), strides = list(info[3], "globalStrides");
+  std::vector<unsigned long long> box64 = list(info[4], "boxDim"), es64 = list(info[5], "elementStrides");
+  int interleave = info[6].As<Napi::Number>().Int32Value(), swizzle = info[7].As<Napi::Number>().Int32Value();
+  int l2 = info[8].As<Napi::Number>().Int32Value(), oob = info[9].As<Napi::Number>().Int32Value();
+  unsigned rank = static_cast<unsigned>(dims.size());
+  if (rank < 1 || rank > 5 || strides.size() != rank - 1 || box64.size() != rank || es64.size() != rank)
+    throw Napi::Error::New(env, "[sparselab cuda] tensorMap: rank " + std::to_string(rank) +
+                                    " needs 1..5 dims, rank-1 strides, rank box dims and rank element strides");
+  std::vector<unsigned> box(box64.begin(), box64.end()), es(es64.begin(), es64.end());
+  CUtensorMap map;
+  std::memset(&map, 0, sizeof(map));
+  CUresult r = drv.cuTensorMapEncodeTiled(&map, dataType, rank, reinterpret_cast<void*>(addr), dims.data(),
+                                          rank > 1 ? strides.data() : nullptr, box.data(), es.data(), interleave,
+                                          swizzle, l2, oob);
+  if (r != 0) {
+    std::string d = "dataType " + std::to_string(dataType) + ", rank " + std::to_string(rank) + ", dims [";
+    for (unsigned i = 0; i < rank; i++) d += (i ? ", " : "") + std::to_string(dims[i]);
+    d += "], strides [";
+    for (unsigned i = 0; i + 1 < rank; i++) d += (i ? ", " : "") + std::to_string(strides[i]);
+    d += "], box [";
+    for (unsigned i = 0; i < rank; i++) d += (i ? ", " : "") + std::to_string(box[i]);
+    d += "], swizzle " + std::to_string(swizzle);
+    check(env, r, ("cuTensorMapEncodeTiled(" + d + ")").c_str());
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&map), sizeof(map));
 }
 
 Napi::Value Malloc(const Napi::CallbackInfo& info) {
@@ -420,19 +538,48 @@ Napi::Value MemInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// eventCreate(timing = true) -> id. Events without timing are cheaper (allocator bookkeeping).
 Napi::Value EventCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   needCtx(env);
+  bool timing = info.Length() < 1 || info[0].IsUndefined() || info[0].ToBoolean();
   CUevent e;
-  check(env, drv.cuEventCreate(&e, 0), "cuEventCreate");
-  events.push_back(e);
-  return Napi::Number::New(env, static_cast<double>(events.size() - 1));
+  check(env, drv.cuEventCreate(&e, timing ? 0 : 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+  uint32_t id;
+  if (!freeEventIds.empty()) {
+    id = freeEventIds.back();
+    freeEventIds.pop_back();
+    events[id] = e;
+  } else {
+    id = static_cast<uint32_t>(events.size());
+    events.push_back(e);
+  }
+  return Napi::Number::New(env, id);
 }
 
+// eventRecord(e, stream?)
 Napi::Value EventRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   needCtx(env);
-  check(env, drv.cuEventRecord(events.at(info[0].As<Napi::Number>().Uint32Value()), nullptr), "cuEventRecord");
+  CUevent e = eventArg(env, info[0], "eventRecord");
+  check(env, drv.cuEventRecord(e, streamArg(env, info, 1, "eventRecord")), "cuEventRecord");
+  return env.Undefined();
+}
+
+// eventQuery(e) -> true when all work captured by the event has finished.
+Napi::Value EventQuery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  CUresult r = drv.cuEventQuery(eventArg(env, info[0], "eventQuery"));
+  if (r == 600 /* CUDA_ERROR_NOT_READY */) return Napi::Boolean::New(env, false);
+  check(env, r, "cuEventQuery");
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value EventSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  check(env, drv.cuEventSynchronize(eventArg(env, info[0], "eventSynchronize")), "cuEventSynchronize");
   return env.Undefined();
 }
 
@@ -440,12 +587,168 @@ Napi::Value EventRecord(const Napi::CallbackInfo& info) {
 Napi::Value EventElapsed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   needCtx(env);
-  CUevent a = events.at(info[0].As<Napi::Number>().Uint32Value());
-  CUevent b = events.at(info[1].As<Napi::Number>().Uint32Value());
+  CUevent a = eventArg(env, info[0], "eventElapsed");
+  CUevent b = eventArg(env, info[1], "eventElapsed");
   check(env, drv.cuEventSynchronize(b), "cuEventSynchronize");
   float ms = 0;
   check(env, drv.cuEventElapsedTime(&ms, a, b), "cuEventElapsedTime");
   return Napi::Number::New(env, ms);
+}
+
+Napi::Value EventDestroy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= events.size() || !events[id]) return env.Undefined();
+  if (ctx && !sticky) drv.cuEventDestroy(events[id]);
+  events[id] = nullptr;
+  freeEventIds.push_back(id);
+  return env.Undefined();
+}
+
+// Waits for an event on a libuv worker thread, so `await` leaves the JS thread free.
+class EventWaiter : public Napi::AsyncWorker {
+ public:
+  EventWaiter(Napi::Env env, CUevent e) : Napi::AsyncWorker(env), e_(e), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    // The driver wants a current context on the calling thread.
+    r_ = drv.cuCtxSetCurrent(ctx);
+    if (r_ == 0) r_ = drv.cuEventSynchronize(e_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (r_ == 0) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    std::string msg = "cuEventSynchronize (on a worker thread) failed: " + cuErr(r_);
+    if (isSticky(r_)) {
+      sticky = true;
+      stickyWhat = msg;
+      msg += ". The CUDA context is now unusable (a sticky error); restart the kernel to use the GPU again.";
+    }
+    deferred_.Reject(Napi::Error::New(env, "[sparselab cuda] " + msg).Value());
+  }
+
+ private:
+  CUevent e_;
+  CUresult r_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+// eventWait(e) -> Promise<void>, resolved once the event completes.
+Napi::Value EventWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  EventWaiter* w = new EventWaiter(env, eventArg(env, info[0], "eventWait"));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// streamCreate() -> id. Blocking streams (flags 0): they order against the legacy default stream,
+// which every op used before streams existed, so mixing the two stays correct.
+Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  CUstream s;
+  check(env, drv.cuStreamCreate(&s, 0), "cuStreamCreate");
+  uint32_t id;
+  if (!freeStreamIds.empty()) {
+    id = freeStreamIds.back();
+    freeStreamIds.pop_back();
+    streams[id] = s;
+  } else {
+    id = static_cast<uint32_t>(streams.size());
+    streams.push_back(s);
+  }
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value StreamSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  check(env, drv.cuStreamSynchronize(streamArg(env, info, 0, "streamSynchronize")), "cuStreamSynchronize");
+  return env.Undefined();
+}
+
+Napi::Value StreamQuery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  CUresult r = drv.cuStreamQuery(streamArg(env, info, 0, "streamQuery"));
+  if (r == 600) return Napi::Boolean::New(env, false);
+  check(env, r, "cuStreamQuery");
+  return Napi::Boolean::New(env, true);
+}
+
+// streamWaitEvent(stream, event): later work on stream waits for the event (no host wait).
+Napi::Value StreamWaitEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  CUstream s = streamArg(env, info, 0, "streamWaitEvent");
+  check(env, drv.cuStreamWaitEvent(s, eventArg(env, info[1], "streamWaitEvent"), 0), "cuStreamWaitEvent");
+  return env.Undefined();
+}
+
+// streamDestroy(id): the driver lets queued work finish before releasing the stream.
+Napi::Value StreamDestroy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id == 0 || id >= streams.size() || !streams[id]) return env.Undefined();
+  if (ctx && !sticky) drv.cuStreamDestroy(streams[id]);
+  streams[id] = nullptr;
+  freeStreamIds.push_back(id);
+  return env.Undefined();
+}
+
+// hostAlloc(bytes) -> ArrayBuffer over page-locked memory (what async copies need to be truly
+// asynchronous). The garbage collector frees it with cuMemFreeHost; runtime.ts pools these.
+Napi::Value HostAlloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  size_t n = static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue());
+  void* p = nullptr;
+  check(env, drv.cuMemHostAlloc(&p, n < 1 ? 1 : n, 0), "cuMemHostAlloc");
+  return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data) {
+    if (ctx && !sticky) drv.cuMemFreeHost(data);
+  });
+}
+
+uint8_t* viewData(const Napi::Value& v) {
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+
+// htodAsync(ptr, view, stream?): `view` should lie in hostAlloc memory and stay untouched until
+// an event recorded after this copy completes (runtime.ts guarantees both).
+Napi::Value HtoDAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  Napi::TypedArray t = info[1].As<Napi::TypedArray>();
+  check(env, drv.cuMemcpyHtoDAsync(ptrIn(info[0]), viewData(info[1]), t.ByteLength(), streamArg(env, info, 2, "htodAsync")),
+        "cuMemcpyHtoDAsync");
+  return env.Undefined();
+}
+
+// dtohAsync(view, ptr, stream?): copies view.byteLength bytes from ptr into view.
+Napi::Value DtoHAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  check(env, drv.cuMemcpyDtoHAsync(viewData(info[0]), ptrIn(info[1]), t.ByteLength(), streamArg(env, info, 2, "dtohAsync")),
+        "cuMemcpyDtoHAsync");
+  return env.Undefined();
+}
+
+// memsetAsync(ptr, byte, bytes, stream?)
+Napi::Value MemsetAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  check(env,
+        drv.cuMemsetD8Async(ptrIn(info[0]), static_cast<unsigned char>(info[1].As<Napi::Number>().Uint32Value()),
+                            static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue()), streamArg(env, info, 3, "memsetAsync")),
+        "cuMemsetD8Async");
+  return env.Undefined();
 }
 
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
@@ -465,6 +768,20 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("eventCreate", Napi::Function::New(env, EventCreate));
   exports.Set("eventRecord", Napi::Function::New(env, EventRecord));
   exports.Set("eventElapsed", Napi::Function::New(env, EventElapsed));
+  exports.Set("eventQuery", Napi::Function::New(env, EventQuery));
+  exports.Set("eventSynchronize", Napi::Function::New(env, EventSynchronize));
+  exports.Set("eventWait", Napi::Function::New(env, EventWait));
+  exports.Set("eventDestroy", Napi::Function::New(env, EventDestroy));
+  exports.Set("streamCreate", Napi::Function::New(env, StreamCreate));
+  exports.Set("streamSynchronize", Napi::Function::New(env, StreamSynchronize));
+  exports.Set("streamQuery", Napi::Function::New(env, StreamQuery));
+  exports.Set("streamWaitEvent", Napi::Function::New(env, StreamWaitEvent));
+  exports.Set("streamDestroy", Napi::Function::New(env, StreamDestroy));
+  exports.Set("hostAlloc", Napi::Function::New(env, HostAlloc));
+  exports.Set("htodAsync", Napi::Function::New(env, HtoDAsync));
+  exports.Set("dtohAsync", Napi::Function::New(env, DtoHAsync));
+  exports.Set("memsetAsync", Napi::Function::New(env, MemsetAsync));
+  exports.Set("tensorMap", Napi::Function::New(env, TensorMap));
   return exports;
 }
 
