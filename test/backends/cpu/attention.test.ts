@@ -1,5 +1,5 @@
 // Native CPU attention against the JS reference: dense and block-sparse, f32/f16/bf16, ragged
-// sizes, D in {32, 64, 80, 96, 128, 256}, GQA (Hq/Hkv = 4), the three mask forms (built-in IR,
+// sizes, D in {32, 64, 72, 80, 96, 128, 256}, GQA (Hq/Hkv = 4), the three mask forms (built-in IR,
 // DSL IR, plain-function bitmaps), fully masked rows, score mods, lse, cancellation.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -48,7 +48,7 @@ test("the native addon is built and the cpu backend registered", async () => {
 
 test("dense f32, ragged sizes, every head dim, GQA 4", async () => {
   await requireAddon();
-  for (const D of [32, 64, 80, 96, 128, 256])
+  for (const D of [32, 64, 72, 80, 96, 128, 256])
     await check({ B: 2, Hq: 4, Hkv: 1, Sq: 77 + D, Skv: 203, D }, `dense D=${D}`);
   await check({ B: 1, Hq: 2, Hkv: 2, Sq: 5, Skv: 300, D: 64, Dv: 48 }, "dense Dv != D");
 });

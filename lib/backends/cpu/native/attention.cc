@@ -12,7 +12,6 @@
 #include "attention.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -23,12 +22,6 @@
 namespace sl {
 namespace {
 
-inline void spin_pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 int env_int(const char* name, int dflt) {
   const char* e = std::getenv(name);
   return e && std::atoi(e) > 0 ? std::atoi(e) : dflt;
@@ -37,6 +30,8 @@ int env_int(const char* name, int dflt) {
 // run can alternate settings in one process.
 // Packed K/V of at most this many bytes per head batch (one head always fits).
 constexpr size_t kPackBudget = size_t(64) << 20;
+// Rows of a non-f32 K converted per step of the pack (a multiple of every vector width).
+constexpr int kConvRows = 32;
 
 struct Scratch {
   std::vector<float> Qp, S, O, m, l, alpha, orow, krow;
@@ -130,7 +125,7 @@ void attention(const AttentionArgs& a) {
     s.l.resize(size_t(max_rows));
     s.alpha.resize(size_t(max_rows));
     s.orow.resize(size_t(Dvp));
-    s.krow.resize(size_t(D));
+    s.krow.resize(size_t(kConvRows) * D);
     if (a.mask_prog) s.mask_run.reset(new ProgramRunner(*a.mask_prog, PWp));
     if (a.score_prog) s.score_run.reset(new ProgramRunner(*a.score_prog, PWp));
   }
@@ -225,51 +220,39 @@ void attention(const AttentionArgs& a) {
     }
 
     // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp] unless V is
-    // already usable in place (f32 with Dv a multiple of the vector width). Packed lazily by
-    // the first tile that needs a chunk (state 0 -> 1 packing -> 2 ready), so there is no
-    // barrier between packing and computing; a tile that finds its chunk being packed packs
-    // a later one meanwhile.
-    std::unique_ptr<std::atomic<int>[]> state(new std::atomic<int>[size_t(nh) * n_chunks]);
-    for (size_t i = 0; i < size_t(nh) * n_chunks; i++) state[i].store(needed[i] ? 0 : 3, std::memory_order_relaxed);
-    auto pack = [&](int head, int c, int tid) {
+    // already usable in place (f32 with Dv a multiple of the vector width). One pass over the
+    // needed chunks before the tiles: packing lazily from inside the tiles made the two
+    // sub-tiles of a q block (taken together by two threads) wait on each other's chunk.
+    std::vector<int32_t> todo;
+    for (int i = 0; i < nh * n_chunks; i++)
+      if (needed[size_t(i)]) todo.push_back(i);
+    parallel_for(int64_t(todo.size()), [&](int64_t t, int tid) {
+      a.cancel.check();
+      const int head = todo[size_t(t)] / n_chunks, c = todo[size_t(t)] % n_chunks;
       const int bh = bh0 + head;
       const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
       float* kt = packK.get() + head * kt_per_head + size_t(c) * D * PWp;
-      float* krow = scratch[size_t(tid)].krow.data();
-      for (int j = 0; j < w; j++) {
-        const size_t r = size_t(bh) * a.Skv + j0 + j;
-        const float* src = krow;
-        if (a.dt == F32) src = static_cast<const float*>(a.k) + r * D;  // f32: transpose straight from the input
-        else load_f32(a.k, a.dt, r * D, D, krow);
-        for (int d = 0; d < D; d++) kt[size_t(d) * PWp + j] = src[d];
-        if (!v_in_place) {
-          float* vp = packV.get() + head * v_per_head + size_t(j0 + j) * Dvp;
-          load_f32(a.v, a.dt, r * Dv, Dv, vp);
-          for (int d = Dv; d < Dvp; d++) vp[d] = 0;
+      const size_t r0 = size_t(bh) * a.Skv + j0;
+      if (a.dt == F32) {
+        kk.transpose(static_cast<const float*>(a.k) + r0 * D, D, w, D, kt, PWp);
+      } else {
+        // Convert kConvRows rows at a time into scratch, then transpose them.
+        float* rows = scratch[size_t(tid)].krow.data();
+        for (int j = 0; j < w; j += kConvRows) {
+          const int n = std::min(kConvRows, w - j);
+          load_f32(a.k, a.dt, (r0 + j) * D, n * D, rows);
+          kk.transpose(rows, D, n, D, kt + j, PWp);
         }
       }
+      if (!v_in_place)
+        for (int j = 0; j < w; j++) {
+          float* vp = packV.get() + head * v_per_head + size_t(j0 + j) * Dvp;
+          load_f32(a.v, a.dt, (r0 + j) * Dv, Dv, vp);
+          for (int d = Dv; d < Dvp; d++) vp[d] = 0;
+        }
       for (int d = 0; d < D; d++)
         for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
-    };
-    auto claim = [&](int head, int c, int tid) -> bool {
-      int expect = 0;
-      std::atomic<int>& st = state[size_t(head) * n_chunks + c];
-      if (!st.compare_exchange_strong(expect, 1, std::memory_order_acquire)) return false;
-      pack(head, c, tid);
-      st.store(2, std::memory_order_release);
-      return true;
-    };
-    auto ensure_packed = [&](int head, int c, int tid) {
-      std::atomic<int>& st = state[size_t(head) * n_chunks + c];
-      if (st.load(std::memory_order_acquire) == 2) return;
-      if (claim(head, c, tid)) return;
-      int ahead = c + 1;
-      while (st.load(std::memory_order_acquire) != 2) {
-        if (ahead < n_chunks && state[size_t(head) * n_chunks + ahead].load(std::memory_order_relaxed) == 0) claim(head, ahead, tid);
-        else spin_pause();
-        ahead++;
-      }
-    };
+    });
 
     parallel_for(int64_t(nh) * G * n_qt, [&](int64_t t, int tid) {
       a.cancel.check();
@@ -334,7 +317,6 @@ void attention(const AttentionArgs& a) {
             w = last + 1;
           }
         }
-        ensure_packed(head, c, tid);
         const int ncols = round_up(w, VW);
         float* S = s.S.data();
         kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);

@@ -40,6 +40,8 @@ struct Kernels {
   // Score-mod program over a row: score[j] = program(..., score[j]) * post_scale.
   void (*score_row)(const ProgramView& p, ProgramScratch& s, int b, int h, int q, int kv0, int n, float* score,
                     float post_scale);
+  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (packing K transposed).
+  void (*transpose)(const float* src, int lds, int rows, int cols, float* dst, int ldd);
 };
 
 const Kernels* kernels_avx512();  // null where the ISA is not compiled in (non-x86)
