@@ -96,6 +96,13 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
       delete process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS;
     }
   }
+  if (S === 16384 && D === 128) {
+    // The same call forced onto the mma.sync kernel (the sm_80/sm_89 path), for the Hopper gain.
+    process.env.SPARSELAB_CUDA_ATTN_KERNEL = "mma";
+    const dm = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
+    delete process.env.SPARSELAB_CUDA_ATTN_KERNEL;
+    row(`S=${S} D=${D} dense, mma.sync kernel`, S, D, "dense", dm.median, 4 * H * S * S * D);
+  }
   const cm = bandMask(S, 128, undefined);
   const causal = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: cm }).then((r) => r.output.dispose()); }, 30, 5);
   row(`S=${S} D=${D} causal`, S, D, "causal", causal.median, 2 * H * S * S * D);
@@ -111,7 +118,12 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const tMask = performance.now() - t0;
     const r = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); }, 30, 5);
     row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, r.median, undefined);
-    // The same attention through a block mask with 64-key blocks: fewer masked-out sub-tiles.
+    process.env.SPARSELAB_CUDA_ATTN_KERNEL = "mma";
+    const rm = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); }, 30, 5);
+    delete process.env.SPARSELAB_CUDA_ATTN_KERNEL;
+    row(`S=${S} D=${D} window ${w}, mma.sync kernel`, S, D, `window${w}`, rm.median, undefined);
+    // The same attention through a block mask with 64-key blocks (the mma.sync kernel takes
+    // those): fewer masked-out sub-tiles.
     const bm64 = sl.createBlockMask(sl.masks.slidingWindow(w), { qLen: S, kvLen: S, blockSize: [128, 64] });
     const r64 = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm64 }).then((x) => x.output.dispose()); }, 30, 5);
     row(`S=${S} D=${D} window ${w}, 128x64 blocks`, S, D, `window${w}`, r64.median, undefined);

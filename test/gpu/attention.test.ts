@@ -1,11 +1,14 @@
 // CUDA attention against a float64 reference on fresh random inputs: dense, GQA, ragged
 // lengths, head dims 64/80/96/128, bf16 and f16, block-sparse with IR masks (causal, sliding
-// window, document ids via a table), a score mod, fully masked rows, outputs poisoned first.
+// window, document ids via a table, per-head masks), score mods, fully masked rows, outputs
+// poisoned first. On a Hopper GPU every case the wgmma kernel (attention_hopper.cu) takes runs
+// twice: once through it and once forced onto the mma.sync kernel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { MaskProgram } from "../../lib/attention/mask-ir.js";
 import type { ScoreMod } from "../../lib/attention/types.js";
-import { cudaAttention } from "../../lib/backends/cuda/attention.js";
+import { cudaAttention, useHopper } from "../../lib/backends/cuda/attention.js";
+import { cudaRuntime } from "../../lib/backends/cuda/runtime.js";
 import { toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
 import { bruteBlockMask, gpuSkipReason, poison, randomTensor, refAttention, relErr, widen, type Pred } from "./gpu-helpers.js";
 import type { DType } from "../../lib/tensor/dtype.js";
@@ -24,7 +27,7 @@ const windowIR = (w: number): MaskProgram => ({
 interface Case {
   name: string; B: number; Hq: number; Hkv: number; Sq: number; Skv: number; D: number; dtype: DType;
   pred?: Pred; program?: MaskProgram; qbs?: number; kvbs?: number; drop?: (qb: number, kb: number) => boolean;
-  scoreMod?: ScoreMod; refMod?: (s: number) => number;
+  scoreMod?: ScoreMod; refMod?: (s: number, q: number, kv: number) => number; H?: number;
 }
 
 const docs = new Int32Array(300);
@@ -52,21 +55,75 @@ const cases: Case[] = [
     scoreMod: { kind: "softcap", name: "softcap_2", params: {}, apply: (s) => 2 * Math.tanh(s / 2), program: { expr: { t: "bin", op: "mul", a: num(2), b: { t: "un", op: "tanh", a: { t: "bin", op: "div", a: { t: "var", name: "score" }, b: num(2) } } }, tables: [] } },
     refMod: (s) => 2 * Math.tanh(s / 2),
   },
+  // Shapes aimed at the Hopper kernel's schedule: many tiles through both pipeline stages,
+  // ragged ends on both sides, GQA 4:1, mask blocks of two 128-key steps, per-head masks.
+  { name: "dense long ragged D128 bf16", B: 1, Hq: 2, Hkv: 1, Sq: 700, Skv: 1100, D: 128, dtype: "bf16" },
+  { name: "dense GQA 4:1 ragged D64 bf16", B: 2, Hq: 8, Hkv: 2, Sq: 257, Skv: 513, D: 64, dtype: "bf16" },
+  { name: "causal, kv block 256, D128 f16", B: 1, Hq: 2, Hkv: 2, Sq: 600, Skv: 600, D: 128, dtype: "f16", pred: (_b, _h, q, kv) => q >= kv, program: causalIR, qbs: 128, kvbs: 256 },
+  {
+    name: "document mask via a table, 128 blocks, D128", B: 1, Hq: 2, Hkv: 2, Sq: 300, Skv: 300, D: 128, dtype: "bf16",
+    pred: (_b, _h, q, kv) => docs[q] === docs[kv],
+    program: { expr: { t: "bin", op: "eq", a: { t: "idx", table: 0, index: v("q") }, b: { t: "idx", table: 0, index: v("kv") } }, tables: [docs] },
+    qbs: 128, kvbs: 128,
+  },
+  {
+    name: "per-head mask (causal / window 150), distance score mod, D64", B: 1, Hq: 2, Hkv: 1, Sq: 400, Skv: 400, D: 64, dtype: "bf16", H: 2,
+    pred: (_b, h, q, kv) => q >= kv && (h === 0 || q - kv < 150),
+    program: { expr: { t: "bin", op: "and", a: causalIR.expr, b: { t: "bin", op: "or", a: { t: "bin", op: "eq", a: v("h"), b: num(0) }, b: { t: "bin", op: "lt", a: { t: "bin", op: "sub", a: v("q"), b: v("kv") }, b: num(150) } } }, tables: [] },
+    qbs: 128, kvbs: 128,
+    scoreMod: {
+      kind: "expr", name: "distance", params: {}, apply: (s, _b, _h, q, kv) => s - 0.01 * Math.abs(q - kv),
+      program: { expr: { t: "bin", op: "sub", a: { t: "var", name: "score" }, b: { t: "bin", op: "mul", a: num(0.01), b: { t: "un", op: "abs", a: { t: "bin", op: "sub", a: v("q"), b: v("kv") } } } }, tables: [] },
+    },
+    refMod: (s, q, kv) => s - 0.01 * Math.abs(q - kv),
+  },
 ];
 
+const rt = cudaRuntime();
+type Kernel = "auto" | "mma" | "sequential";
+const runs: { c: Case; kernel: Kernel }[] = [];
 for (const c of cases) {
-  test(`cuda attention: ${c.name}`, { skip }, async () => {
+  const bmShape = c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined;
+  const hopper = rt !== undefined && useHopper(rt.info.major, c.D, bmShape as never);
+  runs.push({ c, kernel: "auto" });
+  if (hopper) runs.push({ c, kernel: "sequential" }, { c, kernel: "mma" });
+}
+const ENV: Record<Kernel, [string, string] | undefined> = {
+  auto: undefined,
+  mma: ["SPARSELAB_CUDA_ATTN_KERNEL", "mma"],
+  sequential: ["SPARSELAB_CUDA_ATTN_OVERLAP", "0"],
+};
+
+test("cuda attention: compute capability 9.x takes the wgmma kernel for D 64/128 and 128-blocks", { skip }, () => {
+  if (rt!.info.major !== 9) return;
+  assert.equal(useHopper(9, 128, undefined), true);
+  assert.equal(useHopper(9, 64, { qBlockSize: 128, kvBlockSize: 256 } as never), true);
+  assert.equal(useHopper(9, 80, undefined), false);
+  assert.equal(useHopper(9, 128, { qBlockSize: 128, kvBlockSize: 64 } as never), false);
+  assert.equal(useHopper(8, 128, undefined), false);
+});
+
+for (const { c, kernel } of runs) {
+  const kname = kernel === "mma" ? "mma.sync (forced)" : kernel === "sequential" ? "wgmma, no overlap" : rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never) ? "wgmma" : "mma.sync";
+  test(`cuda attention [${kname}]: ${c.name}`, { skip }, async () => {
+    const env = ENV[kernel];
+    if (env) process.env[env[0]] = env[1];
     const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
     const q = randomTensor([c.B, c.Hq, c.Sq, c.D], c.dtype, seed, 2);
     const k = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 1, 2);
     const vv = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 2);
     const scale = 1 / Math.sqrt(c.D);
-    const bm = c.pred ? bruteBlockMask(c.pred, 1, 1, c.Sq, c.Skv, c.qbs!, c.kvbs!, c.program, c.drop) : undefined;
+    const bm = c.pred ? bruteBlockMask(c.pred, 1, c.H ?? 1, c.Sq, c.Skv, c.qbs!, c.kvbs!, c.program, c.drop) : undefined;
     poison(c.B * c.Hq * c.Sq * c.D * 2, c.B * c.Hq * c.Sq * 4);
-    const res = await cudaAttention({ q: toDevice(q), k: toDevice(k), v: toDevice(vv), blockMask: bm, scoreMod: c.scoreMod, scale, returnLse: true });
+    let res;
+    try {
+      res = await cudaAttention({ q: toDevice(q), k: toDevice(k), v: toDevice(vv), blockMask: bm, scoreMod: c.scoreMod, scale, returnLse: true });
+    } finally {
+      if (env) delete process.env[env[0]];
+    }
     const out = widen(await toHost(res.output));
     const lse = await res.lse!.toTypedArray();
-    const ref = refAttention(q, k, vv, scale, c.pred, c.refMod ? (s) => c.refMod!(s) : undefined);
+    const ref = refAttention(q, k, vv, scale, c.pred, c.refMod ? (s, _b, _h, qi, kv) => c.refMod!(s, qi, kv) : undefined);
     const tol = c.dtype === "bf16" ? 1e-2 : 4e-3;
     const e = relErr(out, ref.out);
     assert.ok(e < tol, `seed ${seed}: output rel err ${e} >= ${tol}`);

@@ -1,5 +1,6 @@
 import { SparselabError, fmtShape } from "../../errors.js";
 import type { BlockMaskFields } from "../../attention/block-mask.js";
+import type { MaskProgram } from "../../attention/mask-ir.js";
 import type { AttentionArgs, AttentionResult } from "../ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { CODEGEN_PRELUDE, toCuda } from "./codegen.js";
@@ -53,6 +54,98 @@ export function attentionDefines(o: {
   ].filter(Boolean);
 }
 
+/** Query rows and keys per step of the Hopper kernel (attention_hopper.cu). */
+const HOPPER_BLOCK = 128;
+
+/**
+ * Whether attention_hopper.cu (wgmma, sm_90a) runs this call: compute capability 9.x, head dim 64
+ * or 128, and block-mask blocks that are whole multiples of its 128 x 128 tile. Everything else
+ * (sm_80/sm_89, other head dims, 64-wide mask blocks) runs the mma.sync kernel. The environment
+ * variable SPARSELAB_CUDA_ATTN_KERNEL=mma forces the mma.sync kernel (for comparisons).
+ */
+export function useHopper(major: number, D: number, bm: BlockMaskFields | undefined): boolean {
+  if (major !== 9 || process.env.SPARSELAB_CUDA_ATTN_KERNEL === "mma") return false;
+  if (D !== 64 && D !== 128) return false;
+  return !bm || (bm.qBlockSize % HOPPER_BLOCK === 0 && bm.kvBlockSize % HOPPER_BLOCK === 0);
+}
+
+/**
+ * Dynamic shared memory of attention_hopper.cu: Q, then (K, V) stages (three with the
+ * overlapped schedule, two without), and 1 KB to align the swizzle atoms. 225 KB at D = 128.
+ */
+export function hopperSmem(D: number, overlap: boolean): number {
+  return 1024 + HOPPER_BLOCK * D * 2 + (overlap ? 3 : 2) * 2 * HOPPER_BLOCK * D * 2;
+}
+
+function launchHopper(
+  rt: ReturnType<typeof requireCuda>, args: AttentionArgs, gen: ReturnType<typeof toCuda>, maskProgram: MaskProgram | undefined,
+): AttentionResult {
+  const { q, k, v, blockMask: bm, scale, returnLse } = args;
+  const [B, Hq, Sq, D] = q.shape;
+  const [, Hkv, Skv] = k.shape;
+  // SPARSELAB_CUDA_ATTN_OVERLAP=0 selects the one-tile-at-a-time schedule (for comparisons).
+  const overlap = process.env.SPARSELAB_CUDA_ATTN_OVERLAP !== "0";
+  const defines = [
+    ...attentionDefines({ D, warps: 8, dtype: q.dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }),
+    `#define OVERLAP ${overlap ? 1 : 0}`,
+  ];
+  const key = "hopper\n" + defines.join("\n");
+  let fn = fnMemo.get(key);
+  if (!fn) {
+    const source = `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource("attention_hopper.cu")}`;
+    fn = rt.fn(`attention_sm90_d${D}_${q.dtype}`, source, "attention_fwd_sm90", hopperSmem(D, overlap));
+    fnMemo.set(key, fn);
+  }
+  const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
+  const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
+  const m = maskArgs(bm, gen, maskProgram, Math.ceil(Sq / HOPPER_BLOCK));
+  rt.launch(
+    fn,
+    [Math.ceil(Sq / HOPPER_BLOCK), Hq, B],
+    [256, 1, 1],
+    "ppppp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
+    [
+      devicePtr(q), devicePtr(k), devicePtr(v), devicePtr(o), lse ? devicePtr(lse) : 0,
+      m.kvNum, m.kvIdx, m.fullNum, m.fullIdx,
+      Hq, Hkv, Sq, Skv, m.bmB, m.bmH, m.qBlocks, m.kvBlocks, bm ? bm.qBlockSize : HOPPER_BLOCK, bm ? bm.kvBlockSize : HOPPER_BLOCK,
+      scale,
+      ...m.tablePtrs,
+    ],
+  );
+  m.release();
+  return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
+}
+
+/**
+ * The block-mask and table arguments both kernels take: device copies of the mask's index
+ * tensors (cached per BlockMask), its dimensions, and the tables' pointers (mask tables cached,
+ * score-mod tables uploaded per call and released by `release` once the launch is queued).
+ */
+function maskArgs(bm: BlockMaskFields | undefined, gen: ReturnType<typeof toCuda>, maskProgram: MaskProgram | undefined, qBlocksDense: number) {
+  let kvNum = 0, kvIdx = 0, fullNum = 0, fullIdx = 0, bmB = 1, bmH = 1, qBlocks = qBlocksDense, kvBlocks = 0;
+  let tablePtrs: number[] = [];
+  if (bm) {
+    const dm = deviceMask(bm, gen.tables.slice(0, maskProgram?.tables.length ?? 0));
+    kvNum = devicePtr(dm.kvNum);
+    kvIdx = devicePtr(dm.kvIdx);
+    fullNum = devicePtr(dm.fullNum);
+    fullIdx = devicePtr(dm.fullIdx);
+    bmB = bm.B;
+    bmH = bm.H;
+    qBlocks = bm.kvNumBlocks.shape[2];
+    kvBlocks = bm.kvIndices.shape[3];
+    tablePtrs = dm.tables.map(devicePtr);
+  }
+  const smTables = gen.tables.slice(maskProgram?.tables.length ?? 0).map((t) =>
+    toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)),
+  );
+  tablePtrs = tablePtrs.concat(smTables.map(devicePtr));
+  return {
+    kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, tablePtrs,
+    release: () => { for (const t of smTables) t.dispose(); }, // the allocator keeps the memory until the stream passes it
+  };
+}
+
 /**
  * The CUDA implementation of "attention": validates what this kernel supports beyond the
  * public checks, generates the kernel source for the mask and score mod, and launches it.
@@ -97,6 +190,7 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
     throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
 
   const gen = toCuda([maskProgram, scoreMod?.program]);
+  if (useHopper(rt.info.major, D, bm)) return launchHopper(rt, args, gen, maskProgram);
   // Measured on H100 (bench/gpu, BENCH_VARIANTS=1): capping registers for three CTAs per SM pays
   // at D <= 64 (+5%) and costs at D = 128 (spills, -15%).
   const minBlocks = Number(process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? (D <= 64 ? 3 : 1));
@@ -114,39 +208,20 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
 
   const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
   const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
-  let kvNum = 0, kvIdx = 0, fullNum = 0, fullIdx = 0, bmB = 1, bmH = 1, qBlocks = Math.ceil(Sq / blockM), kvBlocks = 0;
-  let tablePtrs: number[] = [];
-  if (bm) {
-    const dm = deviceMask(bm, gen.tables.slice(0, maskProgram?.tables.length ?? 0));
-    kvNum = devicePtr(dm.kvNum);
-    kvIdx = devicePtr(dm.kvIdx);
-    fullNum = devicePtr(dm.fullNum);
-    fullIdx = devicePtr(dm.fullIdx);
-    bmB = bm.B;
-    bmH = bm.H;
-    qBlocks = bm.kvNumBlocks.shape[2];
-    kvBlocks = bm.kvIndices.shape[3];
-    tablePtrs = dm.tables.map(devicePtr);
-  }
-  // Score-mod tables follow the mask's; upload them per call (they are small).
-  const smTables = gen.tables.slice(maskProgram?.tables.length ?? 0).map((t) =>
-    toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)),
-  );
-  tablePtrs = tablePtrs.concat(smTables.map(devicePtr));
-
+  const m = maskArgs(bm, gen, maskProgram, Math.ceil(Sq / blockM));
   rt.launch(
     fn,
     [Math.ceil(Sq / blockM), Hq, B],
     [warps * 32, 1, 1],
-    "ppppp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(tablePtrs.length),
+    "ppppp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
     [
       devicePtr(q), devicePtr(k), devicePtr(v), devicePtr(o), lse ? devicePtr(lse) : 0,
-      kvNum, kvIdx, fullNum, fullIdx,
-      Hq, Hkv, Sq, Skv, bmB, bmH, qBlocks, kvBlocks, bm ? bm.qBlockSize : blockM, kvBlockSize,
+      m.kvNum, m.kvIdx, m.fullNum, m.fullIdx,
+      Hq, Hkv, Sq, Skv, m.bmB, m.bmH, m.qBlocks, m.kvBlocks, bm ? bm.qBlockSize : blockM, kvBlockSize,
       scale,
-      ...tablePtrs,
+      ...m.tablePtrs,
     ],
   );
-  for (const t of smTables) t.dispose(); // the allocator keeps the memory until the stream passes it
+  m.release();
   return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
 }

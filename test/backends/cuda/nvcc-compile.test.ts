@@ -23,7 +23,8 @@ if (skip) {
   console.log(`# skipping nvcc compile checks: ${skip}`);
 }
 
-interface Variant { name: string; source: string }
+// archs: the targets a variant is built for (default sm_80 and sm_90a); wgmma kernels are sm_90a only.
+interface Variant { name: string; source: string; archs?: string[] }
 const variants: Variant[] = [];
 
 function attention(name: string, D: number, warps: number, dtype: string, mask?: Mask, mod?: ScoreMod) {
@@ -38,8 +39,28 @@ attention("attention sliding window", 128, 4, "bf16", sl.masks.slidingWindow(256
 attention("attention document", 64, 4, "f16", sl.masks.document(ids));
 attention("attention DSL mask + alibi", 128, 8, "bf16", sl.mask("q >= kv and (q - kv) % 3 == 0 or kv < 4"), sl.scoreMods.alibi(16));
 attention("attention sink + softcap", 64, 4, "bf16", sl.masks.sink(4, 128), sl.scoreMods.softcap(30));
+// The Hopper kernel (attention_hopper.cu): every head dim and dtype it takes, masks, tables, mods.
+function hopper(name: string, D: number, dtype: string, mask?: Mask, mod?: ScoreMod, overlap = 1) {
+  const gen = toCuda([mask?.program, mod?.program]);
+  const defs = [...attentionDefines({ D, warps: 8, dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), `#define OVERLAP ${overlap}`];
+  variants.push({ name, source: `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${kernel("attention_hopper.cu")}`, archs: ["sm_90a"] });
+}
+for (const D of [64, 128]) for (const dtype of ["bf16", "f16"]) hopper(`attention_hopper D${D} ${dtype}`, D, dtype);
+hopper("attention_hopper sliding window", 128, "bf16", sl.masks.slidingWindow(256));
+hopper("attention_hopper document + alibi", 128, "bf16", sl.masks.document(ids), sl.scoreMods.alibi(16));
+hopper("attention_hopper sink + softcap", 64, "f16", sl.masks.sink(4, 128), sl.scoreMods.softcap(30));
+for (const D of [64, 128]) hopper(`attention_hopper D${D} without overlap, causal`, D, "bf16", sl.masks.causal(), undefined, 0);
 for (const dtype of ["bf16", "f16"])
   for (const bk of [32, 64]) variants.push({ name: `grouped_gemm ${dtype} BK${bk}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BK ${bk}\n${kernel("grouped_gemm.cu")}` });
+// The Hopper grouped GEMM at every N tile and stage count lib/backends/cuda/moe.ts launches, fed by TMA or cp.async.
+for (const dtype of ["bf16", "f16"])
+  for (const [bn, stages] of [[256, 4], [192, 5], [128, 6], [256, 3]])
+    for (const tma of [true, false])
+      variants.push({
+        name: `grouped_gemm_sm90 ${dtype} BN${bn} S${stages}${tma ? " TMA" : " cp.async"}`,
+        source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BN ${bn}\n#define STAGES ${stages}\n${tma ? "#define USE_TMA 1\n" : ""}${kernel("grouped_gemm_sm90.cu")}`,
+        archs: ["sm_90a"],
+      });
 for (const dtype of ["bf16", "f16"]) variants.push({ name: `moe_ops ${dtype}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define MAX_E_PER_LANE 2\n${kernel("moe_ops.cu")}` });
 
 for (const elem of [0, 1, 2]) variants.push({ name: `sparse_ops ELEM ${elem}`, source: `#define ELEM ${elem}\n${CODEGEN_PRELUDE}\n${kernel("sparse_ops.cu")}` });
@@ -63,10 +84,10 @@ function compile(src: string, arch: string, dir: string, i: number): Promise<{ o
   });
 }
 
-test(`nvcc compiles all ${variants.length} CUDA kernel variants for sm_80 and sm_90a`, { skip, timeout: 600_000 }, async () => {
+test(`nvcc compiles all ${variants.length} CUDA kernel variants for sm_80 and sm_90a (wgmma ones for sm_90a)`, { skip, timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "sl-nvcc-"));
   try {
-    const jobs = variants.flatMap((v, i) => ["sm_80", "sm_90a"].map((arch) => ({ v, arch, i })));
+    const jobs = variants.flatMap((v, i) => (v.archs ?? ["sm_80", "sm_90a"]).map((arch) => ({ v, arch, i })));
     const failures: string[] = [];
     let next = 0;
     const worker = async () => {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One device call for the attention kernels (bundle first here: GPU_DIR=.gpu-attn bash bench/gpu/bundle.sh):
+# the attention GPU tests, compute-sanitizer memcheck on the wgmma kernel (small shapes), the
+# SASS check of the compiled Hopper cubin (HGMMA present, no local memory), then the benchmark
+# against the stored peer figures (PEER=path, default bench/gpu/peer-attention-last.jsonl) or a
+# fresh peer run (PEER=fresh). Writes $OUT/{tests,memcheck,sass,attention}.txt.
+set -uo pipefail
+OUT=${OUT:-/tmp/sl-gpu}; mkdir -p "$OUT"
+G=${GPU_DIR:-.gpu}
+xz -dc "$G/node.xz" > /usr/local/bin/node && chmod +x /usr/local/bin/node
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader | tee "$OUT/gpu.txt"
+export SPARSELAB_CACHE_DIR=/tmp/sl-cache
+SPARSELAB_DEBUG=1 node --test "$G/attention.test.mjs" > "$OUT/tests.txt" 2>&1
+grep -E "^# (tests|pass|fail)|^not ok|registers" "$OUT/tests.txt" | sort | uniq -c | head -40
+timeout 300 compute-sanitizer --tool memcheck --target-processes all node --test-name-pattern="wgmma\]: (dense GQA 4:1|causal, kv block 256|document mask via a table, 128|per-head)" "$G/attention.test.mjs" > "$OUT/memcheck.txt" 2>&1
+echo "memcheck exit $?"; grep -E "ERROR SUMMARY|^# (pass|fail)" "$OUT/memcheck.txt"
+for f in "$SPARSELAB_CACHE_DIR"/cuda/attention_sm90_*.cubin; do
+  echo "$(basename "$f"): HGMMA $(cuobjdump -sass "$f" | grep -c HGMMA), LDL/STL $(cuobjdump -sass "$f" | grep -cE 'LDL|STL')"
+done | tee "$OUT/sass.txt"
+PEER=${PEER:-bench/gpu/peer-attention-last.jsonl}
+if [ "$PEER" = fresh ]; then
+  PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu/peer_attention.py > "$OUT/peer_attention.jsonl" 2> "$OUT/peer_attention.err"
+  PEER="$OUT/peer_attention.jsonl"
+fi
+node "$G/bench-gpu-attention.mjs" "$PEER" 2>&1 | grep -v '^{' | tee "$OUT/attention.txt"

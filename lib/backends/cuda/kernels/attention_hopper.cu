@@ -1,0 +1,369 @@
+// attention_hopper.cu: block-sparse flash attention forward for Hopper (sm_90a) on warpgroup MMA.
+//
+// What: the same function as attention.cu (O = softmax(score_mod(Q Kᵀ · scale) masked) V over
+// FlexAttention's block mask, lse per row; empty tiles skipped, full tiles unmasked, partial
+// tiles evaluate the generated MASK_EXPR), computed with wgmma instead of mma.sync: one
+// instruction per warpgroup does a 64 x 128 x 16 product reading K and V straight from swizzled
+// shared memory, so the per-thread ldmatrix and address work of the mma.sync kernel is gone.
+//
+// Shape: BLOCK_M = 128 query rows per CTA, two warpgroups of 64 rows each (FlashAttention-3's
+// consumer shape), BLOCK_N = 128 keys per step (FlexAttention's block), HEAD_DIM 64 or 128.
+// S = Q Kᵀ: wgmma m64n128k16 with Q and K from shared memory; P = exp2(S - m) stays in
+// registers (the accumulator layout is the A-fragment layout) for O += P V: wgmma m64nDk16 with
+// V from shared memory read transposed. K and V are double-buffered through cp.async into the
+// 128-byte-swizzled layout (hopper_wgmma.cuh): tile j + 1 loads while tile j is computed.
+//
+// Limits: HEAD_DIM 64 or 128; bf16 or f16 (DTYPE_F16); the block mask's q block size a multiple
+// of 128 and kv block size a multiple of 128 (the host falls back to attention.cu otherwise).
+// Tensors are contiguous: q [B, Hq, Sq, D], k and v [B, Hkv, Skv, D], o [B, Hq, Sq, D].
+//
+// The compile-time parameters (-D...) come from lib/backends/cuda/attention.ts, as for
+// attention.cu: HEAD_DIM, DTYPE_F16, HAS_MASK, HAS_SCORE_MOD, MASK_EXPR, SCORE_EXPR, TABLE_*.
+
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
+#endif
+#ifndef TABLE_PARAMS
+#define TABLE_PARAMS
+#define TABLE_ARGS
+#endif
+
+#include "hopper_wgmma.cuh"
+
+#define BLOCK_M 128
+#define BLOCK_N 128
+#define THREADS 256
+#define Q_BYTES (BLOCK_M * HEAD_DIM * 2)
+#define KV_BYTES (BLOCK_N * HEAD_DIM * 2)
+#define DBLK (HEAD_DIM / 64)  // 64-wide column blocks, one 128-byte swizzle atom wide each
+
+#define NEG_INF __int_as_float(0xff800000)
+#define LOG2E 1.4426950408889634f
+
+#ifdef HAS_MASK
+__device__ __forceinline__ bool mask_fn(int b, int h, int q, int kv TABLE_PARAMS) { return (MASK_EXPR); }
+#endif
+#ifdef HAS_SCORE_MOD
+__device__ __forceinline__ float score_fn(float score, int b, int h, int q, int kv TABLE_PARAMS) {
+  return (SCORE_EXPR);
+}
+#endif
+
+// Copies rows [row0, row0 + ROWS) of a [nrows x HEAD_DIM] matrix into the swizzled layout at
+// `dst` (rows past nrows zero-filled). Thread t always copies chunk t % 8 of rows t / 8 + 32 i,
+// so its swizzle is one constant and each copy is an add away from the last.
+template <int ROWS>
+__device__ __forceinline__ void load_tile_sw(u32 dst, const elem_t* g, int row0, int nrows) {
+  const int c = threadIdx.x & 7, r = threadIdx.x >> 3;
+  const u32 d0 = dst + r * 128 + ((c ^ (r & 7)) << 4);
+#pragma unroll
+  for (int i = 0; i < ROWS / (THREADS / 8); i++) {
+    const int rr = row0 + r + (THREADS / 8) * i;
+    const bool valid = rr < nrows;
+    const elem_t* src = g + (size_t)(valid ? rr : 0) * HEAD_DIM + c * 8;
+#pragma unroll
+    for (int cb = 0; cb < DBLK; cb++) cp_async16_to(d0 + cb * ROWS * 128 + i * (THREADS / 8) * 128, src + cb * 64, valid);
+  }
+}
+
+#if HEAD_DIM == 128
+#define WGMMA_PV wgmma_rs_n128_tb
+#elif HEAD_DIM == 64
+#define WGMMA_PV wgmma_rs_n64_tb
+#else
+#error "attention_hopper.cu supports HEAD_DIM 64 and 128"
+#endif
+
+// OVERLAP 1 (default): each warpgroup issues the next tile's S = Q Kᵀ before this tile's
+// softmax, so the tensor cores work while the softmax runs (FlashAttention-3's intra-warpgroup
+// overlap); that needs K of tile j + 1 resident while tile j's V is read, hence three stages.
+// OVERLAP 0: one tile at a time, two stages.
+#ifndef OVERLAP
+#define OVERLAP 1
+#endif
+#define STAGES (OVERLAP ? 3 : 2)
+
+// S = Q Kᵀ for this warpgroup's 64 rows x 128 keys, issued (not waited): HEAD_DIM / 16 k-steps,
+// each 32 bytes into a 128-byte swizzle row; every 4 steps move to the next column block.
+__device__ __forceinline__ void issue_qk(float* s, u32 sQwg, u32 sK) {
+  wgmma_fence();
+#pragma unroll
+  for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
+    const u64 da = desc_sw128(sQwg + (kk / 4) * BLOCK_M * 128 + (kk % 4) * 32, 16, 1024);
+    const u64 db = desc_sw128(sK + (kk / 4) * BLOCK_N * 128 + (kk % 4) * 32, 16, 1024);
+    wgmma_ss_n128(s, da, db, kk > 0);
+  }
+  wgmma_commit();
+}
+
+// O += P V, issued: BLOCK_N / 16 k-steps of 16 keys, V read as an MN-major operand (keys are its
+// rows, 128 bytes each within a column block: sbo = 8 rows, lbo = one column block).
+__device__ __forceinline__ void issue_pv(float* o, u32 (*p)[4], u32 sV) {
+  fence_regs<HEAD_DIM / 2>(o);
+  fence_regs_u32<BLOCK_N / 4>(&p[0][0]);
+  wgmma_fence();
+#pragma unroll
+  for (int t = 0; t < BLOCK_N / 16; t++) {
+    const u64 dv = desc_sw128(sV + t * 16 * 128, BLOCK_N * 128, 1024);
+    WGMMA_PV(o, p[t], dv, 1);
+  }
+  wgmma_commit();
+}
+
+// The per-row running state of the online softmax (this thread's rows A and B).
+struct RowState {
+  float mA, mB, lA, lB;
+};
+
+// Scale / score mod / mask / bounds on a finished S tile, then the online-softmax step in place:
+// s becomes the unnormalised probabilities, the row maxima and sums advance, and the factors
+// that rescale O to the new maxima are returned (applied by the caller once O is not in flight).
+// sc2 folds the softmax scale into exp2 when there is no score mod (scores stay raw q.k).
+__device__ __forceinline__ void softmax_tile(float* s, RowState& r, float& corrA, float& corrB, float sc2, bool masked, int kv0,
+                                             int b, int h, int qa, int qb, int Sq, int Skv, float scale TABLE_PARAMS) {
+  const int lane = threadIdx.x % 32;
+  const bool edge = kv0 + BLOCK_N > Skv;
+#ifdef HAS_SCORE_MOD
+  const bool elementwise = true;
+  (void)edge;
+#else
+  const bool elementwise = masked || edge;
+  (void)scale;
+#endif
+  if (elementwise) {
+#pragma unroll
+    for (int n = 0; n < BLOCK_N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int q = e < 2 ? qa : qb;
+        (void)q;
+        const int kv = kv0 + n * 8 + (lane % 4) * 2 + (e & 1);
+        float x = s[4 * n + e];
+#ifdef HAS_SCORE_MOD
+        x = score_fn(x * scale, b, h, q, kv TABLE_ARGS) * LOG2E;
+#endif
+        bool keep = kv < Skv;
+#ifdef HAS_MASK
+        if (masked) keep = keep && q < Sq && mask_fn(b, h, q, kv TABLE_ARGS);
+#endif
+        s[4 * n + e] = keep ? x : NEG_INF;
+      }
+    }
+  }
+  float mxA = r.mA, mxB = r.mB;
+#pragma unroll
+  for (int n = 0; n < BLOCK_N / 8; n++) {
+    mxA = fmaxf(mxA, fmaxf(s[4 * n], s[4 * n + 1]));
+    mxB = fmaxf(mxB, fmaxf(s[4 * n + 2], s[4 * n + 3]));
+  }
+  mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffff, mxA, 1));
+  mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffff, mxA, 2));
+  mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 1));
+  mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 2));
+  // A row with nothing kept so far keeps max -inf; subtract 0 then so exp2 gives 0, not NaN.
+  const float offA = mxA == NEG_INF ? 0.f : mxA * sc2, offB = mxB == NEG_INF ? 0.f : mxB * sc2;
+  corrA = exp2f(r.mA * sc2 - offA);
+  corrB = exp2f(r.mB * sc2 - offB);
+  r.mA = mxA;
+  r.mB = mxB;
+  float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+  for (int n = 0; n < BLOCK_N / 8; n++) {
+    s[4 * n] = exp2f(fmaf(s[4 * n], sc2, -offA));
+    s[4 * n + 1] = exp2f(fmaf(s[4 * n + 1], sc2, -offA));
+    s[4 * n + 2] = exp2f(fmaf(s[4 * n + 2], sc2, -offB));
+    s[4 * n + 3] = exp2f(fmaf(s[4 * n + 3], sc2, -offB));
+    sumA += s[4 * n] + s[4 * n + 1];
+    sumB += s[4 * n + 2] + s[4 * n + 3];
+  }
+  r.lA = r.lA * corrA + sumA;
+  r.lB = r.lB * corrB + sumB;
+}
+
+__device__ __forceinline__ void rescale_o(float* o, float corrA, float corrB) {
+#pragma unroll
+  for (int i = 0; i < HEAD_DIM / 8; i++) {
+    o[4 * i] *= corrA;
+    o[4 * i + 1] *= corrA;
+    o[4 * i + 2] *= corrB;
+    o[4 * i + 3] *= corrB;
+  }
+}
+
+// P as wgmma A fragments: two 8-key slices of S make one 16-key k-step (rows A then B, low keys
+// then high), the accumulator layout read as the A layout without moving data between lanes.
+__device__ __forceinline__ void pack_p(const float* s, u32 (*p)[4]) {
+#pragma unroll
+  for (int n = 0; n < BLOCK_N / 8; n++) {
+    p[n / 2][(n % 2) * 2] = pack2_16(s[4 * n], s[4 * n + 1]);
+    p[n / 2][(n % 2) * 2 + 1] = pack2_16(s[4 * n + 2], s[4 * n + 3]);
+  }
+}
+
+// Shared memory (dynamic, aligned up to 1024 bytes here): Q, then STAGES stages of (K, V).
+extern "C" __global__ void __launch_bounds__(THREADS, 1)
+    attention_fwd_sm90(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
+                       elem_t* __restrict__ O, float* __restrict__ LSE,
+                       const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
+                       const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
+                       int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
+                       int kvBlockSize, float scale TABLE_PARAMS) {
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const u32 sQ = base;
+#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
+#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
+
+  const int qTile = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / (Hq / Hkv);
+  const int q0 = qTile * BLOCK_M;
+  const elem_t* gQ = Q + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
+  const elem_t* gK = K + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
+  const elem_t* gV = V + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
+
+  // The tile schedule, as in attention.cu: partial tiles, then full ones, each mask kv block
+  // walked in BLOCK_N steps; a dense call walks every BLOCK_N tile as full.
+  const int sub = kvBlockSize / BLOCK_N;
+  int nPartial = 0, nFull = 0;
+  const int* pList = nullptr;
+  const int* fList = nullptr;
+  const bool dense = fullNum == nullptr;
+  if (!dense) {
+    const int mb = bmB == 1 ? 0 : b, mh = bmH == 1 ? 0 : h;
+    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + q0 / qBlockSize;
+    nPartial = kvNum ? kvNum[row] : 0;
+    nFull = fullNum[row];
+    pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
+    fList = fullIdx + row * kvBlocks;
+  }
+  const int nTiles = dense ? (Skv + BLOCK_N - 1) / BLOCK_N : (nPartial + nFull) * sub;
+  auto tileStart = [&](int j, bool& masked) -> int {
+    if (dense) {
+      masked = false;
+      return j * BLOCK_N;
+    }
+    const int blk = j / sub, s = j % sub;
+    if (blk < nPartial) {
+      masked = true;
+      return pList[blk] * kvBlockSize + s * BLOCK_N;
+    }
+    masked = false;
+    return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
+  };
+  // Starts the copy of tile j into stage j % STAGES (one commit group, empty past the end, so
+  // the wait counts below hold at the tail too).
+  auto loadTile = [&](int j) {
+    if (j < nTiles) {
+      bool m;
+      const int kv = tileStart(j, m);
+      load_tile_sw<BLOCK_N>(SK(j % STAGES), gK, kv, Skv);
+      load_tile_sw<BLOCK_N>(SV(j % STAGES), gV, kv, Skv);
+    }
+    cp_async_commit_group();
+  };
+
+  const int wg = threadIdx.x / 128, warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+  const int qa = q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
+  const u32 sQwg = sQ + wg * 64 * 128;                               // this warpgroup's 64 Q rows
+
+  float o[HEAD_DIM / 2];
+#pragma unroll
+  for (int i = 0; i < HEAD_DIM / 2; i++) o[i] = 0.f;
+  RowState rs{NEG_INF, NEG_INF, 0.f, 0.f};
+#ifdef HAS_SCORE_MOD
+  const float sc2 = 1.f;  // score_fn's output is scaled and moved to the log2 domain already
+#else
+  const float sc2 = scale * LOG2E;
+#endif
+  float s[BLOCK_N / 2];
+  u32 p[BLOCK_N / 16][4];
+
+  load_tile_sw<BLOCK_M>(sQ, gQ, q0, Sq);
+  loadTile(0);  // Q rides in tile 0's group
+
+  float corrA, corrB;
+#if OVERLAP
+  // FlashAttention-3's order: S of tile j + 1 and P V of tile j are in flight together, and the
+  // softmax of tile j + 1 runs while P V of tile j is still on the tensor cores. The loop carries
+  // P of tile j; the last tile's P V is peeled off so every wgmma in the loop is unconditional.
+  loadTile(1);
+  if (nTiles > 0) {
+    cp_async_wait_group<1>();
+    fence_proxy_async();
+    __syncthreads();
+    bool masked;
+    const int kv0 = tileStart(0, masked);
+    issue_qk(s, sQwg, SK(0));
+    wgmma_wait<0>();
+    fence_regs<BLOCK_N / 2>(s);
+    softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+    pack_p(s, p);
+  }
+  for (int j = 0; j + 1 < nTiles; j++) {
+    // Tile j + 1 has landed and is visible; every thread is past tile j - 1 (its P V waited),
+    // whose stage ((j + 2) % 3) the next copies overwrite.
+    cp_async_wait_group<0>();
+    fence_proxy_async();
+    __syncthreads();
+    loadTile(j + 2);
+    bool masked;
+    const int kv0 = tileStart(j + 1, masked);
+    issue_qk(s, sQwg, SK((j + 1) % STAGES));
+    issue_pv(o, p, SV(j % STAGES));
+    wgmma_wait<1>();  // groups retire in order: S of tile j + 1 is done, P V of tile j may run on
+    fence_regs<BLOCK_N / 2>(s);
+    softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+    wgmma_wait<0>();
+    fence_regs<HEAD_DIM / 2>(o);
+    rescale_o(o, corrA, corrB);
+    pack_p(s, p);
+  }
+  if (nTiles > 0) {
+    issue_pv(o, p, SV((nTiles - 1) % STAGES));
+    wgmma_wait<0>();
+    fence_regs<HEAD_DIM / 2>(o);
+  }
+#else
+  for (int j = 0; j < nTiles; j++) {
+    bool masked;
+    const int kv0 = tileStart(j, masked);
+    // Tile j has landed (this thread's copies), is fenced for the async proxy, and after the
+    // barrier everyone's copies are visible and every thread is done with tile j - 1, whose
+    // stage the next copies overwrite.
+    cp_async_wait_group<0>();
+    fence_proxy_async();
+    __syncthreads();
+    loadTile(j + 1);
+    issue_qk(s, sQwg, SK(j % STAGES));
+    wgmma_wait<0>();
+    fence_regs<BLOCK_N / 2>(s);
+    softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+    rescale_o(o, corrA, corrB);
+    pack_p(s, p);
+    issue_pv(o, p, SV(j % STAGES));
+    wgmma_wait<0>();
+    fence_regs<HEAD_DIM / 2>(o);
+  }
+#endif
+  cp_async_wait_group<0>();
+
+  // Epilogue: normalise, write O and lse.
+  float lA = rs.lA, lB = rs.lB;
+  lA += __shfl_xor_sync(0xffffffff, lA, 1);
+  lA += __shfl_xor_sync(0xffffffff, lA, 2);
+  lB += __shfl_xor_sync(0xffffffff, lB, 1);
+  lB += __shfl_xor_sync(0xffffffff, lB, 2);
+  const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
+  elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
+#pragma unroll
+  for (int i = 0; i < HEAD_DIM / 8; i++) {
+    const int col = i * 8 + (lane % 4) * 2;
+    if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
+    if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
+  }
+  if (LSE != nullptr && lane % 4 == 0) {
+    float* gL = LSE + (size_t)(b * Hq + h) * Sq;
+    if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
+    if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
+  }
+}
