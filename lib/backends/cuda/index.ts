@@ -17,11 +17,21 @@ export function runtime(): CudaRuntime {
   return requireCuda("cuda.runtime");
 }
 
-export { toDevice, toHost, emptyCuda, devicePtr } from "./device-tensor.js";
+/**
+ * Waits for all GPU work on every stream, on a worker thread (the JS thread stays free).
+ * @example
+ * await sl.cuda.synchronize();
+ */
+export async function synchronize(): Promise<void> {
+  await requireCuda("cuda.synchronize").b.syncAsync();
+}
+
+export { toDevice, toHost, emptyCuda, devicePtr, recordStream, type CopyOptions, type StreamLike } from "./device-tensor.js";
+export { Stream, Event, DEFAULT_STREAM as defaultStream } from "./stream.js";
 export { cudaRuntime, type CudaRuntime, type LaunchArg } from "./runtime.js";
 export type { TensorMapOptions, TmaDType, TmaSwizzle } from "./tensor-map.js";
 export { routeSoftmaxTopk, permutation, gatherRows, combineRows, swiglu, moeForward, type CudaMoeWeights } from "./moe.js";
-export { castCuda, cudaCreateBlockMask as createBlockMask } from "./sparse.js";
+export { castCuda, cudaCreateBlockMask as createBlockMask, cudaBlockMaskOnDevice as blockMaskOnDevice, type DeviceBlockMask, type CudaBlockMaskOptions } from "./sparse.js";
 
 /**
  * Tries to bring up CUDA: opens the driver and NVRTC through the native shim and registers the

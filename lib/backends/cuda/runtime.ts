@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -52,6 +53,7 @@ interface Binding {
   eventQuery(e: number): boolean;
   eventSynchronize(e: number): void;
   eventWait(e: number): Promise<void>;
+  syncAsync(): Promise<void>;
   eventDestroy(e: number): void;
   streamCreate(): number;
   streamSynchronize(s: number): void;
@@ -87,12 +89,32 @@ export interface CompiledFunction {
 
 const debugLevel = Number(process.env.SPARSELAB_DEBUG ?? 0) || 0;
 
+/** The stream launches, allocations and copies go on inside `CudaRuntime.withStream` (async-aware). */
+const streamScope = new AsyncLocalStorage<number>();
+
+/** A cached device block: the stream it was last used on and, for user streams, an event after that use. */
+interface PoolBlock {
+  ptr: number;
+  stream: number;
+  /** Event recorded on `stream` when the block was freed, or -1 (legacy-stream blocks need none). */
+  event: number;
+}
+
+/** Pinned staging kept for reuse is capped; larger transfers get a buffer the GC frees afterwards. */
+const STAGING_CAP = 256 * 2 ** 20;
+
 export class CudaRuntime {
   readonly info: DeviceInfo;
   readonly arch: string;
   readonly root: string;
   private readonly fns = new Map<string, CompiledFunction>();
-  private readonly pool = new Map<number, number[]>();
+  private readonly pool = new Map<number, PoolBlock[]>();
+  private readonly eventPool: number[] = [];
+  private readonly deadStreams = new Set<number>();
+  private readonly staging = new Map<number, ArrayBuffer[]>();
+  private readonly stagingBusy: { buf: ArrayBuffer; event: number }[] = [];
+  private stagingBytes = 0;
+  private pinnedFailed = false;
   private pooledBytes = 0;
   private liveBytes = 0;
   private peakBytes = 0;
@@ -182,7 +204,7 @@ export class CudaRuntime {
 
   /** The stream id launches and copies go on right now: 0 (the legacy default) unless inside `withStream`. */
   currentStream(): number {
-    return 0;
+    return streamScope.getStore() ?? 0;
   }
 
   /**
@@ -235,16 +257,35 @@ export class CudaRuntime {
     return Math.ceil(bytes / step) * step;
   }
 
-  alloc(bytes: number): { ptr: number; size: number } {
+  /**
+   * A device block of at least `bytes`, for use on `stream` (default: the current stream). A cached
+   * block freed on the same stream is reused at once (stream order protects it); one freed on the
+   * legacy default stream too (our streams are blocking: they wait for earlier legacy work); one
+   * freed on another user stream only once the event recorded at its free has completed.
+   */
+  alloc(bytes: number, stream = this.currentStream()): { ptr: number; size: number } {
     const size = CudaRuntime.bucket(Math.max(1, bytes));
-    const free = this.pool.get(size);
-    let ptr = free?.pop();
-    if (ptr !== undefined) this.pooledBytes -= size;
-    else {
+    const list = this.pool.get(size);
+    let ptr: number | undefined;
+    if (list?.length) {
+      let at = -1;
+      for (let i = list.length - 1; i >= 0 && at < 0; i--) if (list[i].stream === stream) at = i;
+      for (let i = list.length - 1; i >= 0 && at < 0; i--) {
+        const blk = list[i];
+        if (blk.stream === 0 || this.deadStreams.has(blk.stream) || (blk.event >= 0 && this.b.eventQuery(blk.event))) at = i;
+      }
+      if (at >= 0) {
+        const [blk] = list.splice(at, 1);
+        if (blk.event >= 0) this.eventPool.push(blk.event);
+        ptr = blk.ptr;
+        this.pooledBytes -= size;
+      }
+    }
+    if (ptr === undefined) {
       try {
         ptr = this.b.malloc(size);
       } catch (e) {
-        // Out of memory: give the pool back to the driver and try once more.
+        // Out of memory: wait for the device, give the pool back to the driver and try once more.
         this.emptyCache();
         ptr = this.b.malloc(size);
       }
@@ -254,24 +295,126 @@ export class CudaRuntime {
     return { ptr, size };
   }
 
-  release(ptr: number, size: number): void {
+  /**
+   * Returns a block to the cache. `streams` lists the streams that used it (the first is its
+   * home); work on the others is joined into the home stream, and on a user stream an event
+   * marks when the block is free for other streams.
+   */
+  release(ptr: number, size: number, streams: readonly number[] = [0]): void {
     this.liveBytes -= size;
+    const live = streams.filter((s) => !this.deadStreams.has(s));
+    const home = live[0] ?? 0;
+    let event = -1;
+    try {
+      for (const other of live.slice(1)) {
+        if (other === home) continue;
+        const e = this.acquireEvent();
+        this.b.eventRecord(e, other);
+        this.b.streamWaitEvent(home, e);
+        this.eventPool.push(e); // recording again later is fine: the wait already captured this one
+      }
+      if (home !== 0) {
+        event = this.acquireEvent();
+        this.b.eventRecord(event, home);
+      }
+    } catch {
+      // A dead context (sticky error): the block is never reused anyway.
+      return;
+    }
     let list = this.pool.get(size);
     if (!list) this.pool.set(size, (list = []));
-    list.push(ptr);
+    list.push({ ptr, stream: home, event });
     this.pooledBytes += size;
   }
 
-  /** Frees every cached (unused) allocation back to the driver. */
-  emptyCache(): void {
-    for (const [, list] of this.pool) for (const p of list) this.b.free(p);
-    this.pool.clear();
-    this.pooledBytes = 0;
+  /** A timing-free event from the runtime's pool (for ordering and allocator bookkeeping). */
+  acquireEvent(): number {
+    return this.eventPool.pop() ?? this.b.eventCreate(false);
   }
 
-  memory(): { liveBytes: number; pooledBytes: number; peakBytes: number; deviceFree: number; deviceTotal: number } {
+  /** Gives an event from `acquireEvent` back to the pool. */
+  recycleEvent(e: number): void {
+    this.eventPool.push(e);
+  }
+
+  /** Runs `fn` with `stream` as the current stream (launches, allocations and copies inside use it, across awaits). */
+  withStream<T>(stream: number, fn: () => T): T {
+    return streamScope.run(stream, fn);
+  }
+
+  /** Marks a stream as destroyed (after it was synchronised): its blocks are free for any stream. */
+  streamDestroyed(stream: number): void {
+    this.deadStreams.add(stream);
+  }
+
+  /** Whether a stream id was destroyed (blocks used on it need no ordering any more). */
+  isDeadStream(stream: number): boolean {
+    return this.deadStreams.has(stream);
+  }
+
+  /**
+   * A page-locked host buffer of at least `bytes` for an async copy; give it back with
+   * `releaseStaging(buf, event)` once the copy is enqueued, `event` recorded after the copy. Falls
+   * back to ordinary memory (copies then block the host while they run) when pinning fails.
+   */
+  acquireStaging(bytes: number): ArrayBuffer {
+    this.sweepStaging();
+    const size = CudaRuntime.bucket(Math.max(1, bytes));
+    const ready = this.staging.get(size);
+    const got = ready?.pop();
+    if (got) {
+      this.stagingBytes -= size;
+      return got;
+    }
+    if (!this.pinnedFailed) {
+      try {
+        return this.b.hostAlloc(size);
+      } catch {
+        this.pinnedFailed = true; // e.g. a locked-memory limit: stop trying, copies still work
+      }
+    }
+    return new ArrayBuffer(size);
+  }
+
+  /** Returns a staging buffer; it is reused only after `event` (recorded after its copy) completes. */
+  releaseStaging(buf: ArrayBuffer, event: number): void {
+    this.stagingBusy.push({ buf, event });
+  }
+
+  private sweepStaging(): void {
+    for (let i = 0; i < this.stagingBusy.length; ) {
+      const { buf, event } = this.stagingBusy[i];
+      if (!this.b.eventQuery(event)) {
+        i++;
+        continue;
+      }
+      this.stagingBusy.splice(i, 1);
+      this.eventPool.push(event);
+      if (this.stagingBytes + buf.byteLength > STAGING_CAP) continue; // left to the GC
+      let list = this.staging.get(buf.byteLength);
+      if (!list) this.staging.set(buf.byteLength, (list = []));
+      list.push(buf);
+      this.stagingBytes += buf.byteLength;
+    }
+  }
+
+  /** Frees every cached (unused) allocation back to the driver, after the device finishes its work. */
+  emptyCache(): void {
+    this.b.sync();
+    for (const [, list] of this.pool)
+      for (const blk of list) {
+        this.b.free(blk.ptr);
+        if (blk.event >= 0) this.eventPool.push(blk.event);
+      }
+    this.pool.clear();
+    this.pooledBytes = 0;
+    this.staging.clear();
+    this.stagingBytes = 0;
+  }
+
+  memory(): { liveBytes: number; pooledBytes: number; peakBytes: number; pinnedStagingBytes: number; deviceFree: number; deviceTotal: number } {
     const m = this.b.memInfo();
-    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes, deviceFree: m.free, deviceTotal: m.total };
+    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes, pinnedStagingBytes: this.stagingBytes, deviceFree: m.free, deviceTotal: m.total };
   }
 
   sync(): void {
@@ -291,6 +434,8 @@ export class CudaRuntime {
       this.b.eventRecord(z);
       all.push(this.b.eventElapsed(a, z));
     }
+    this.b.eventDestroy(a);
+    this.b.eventDestroy(z);
     const s = [...all].sort((x, y) => x - y);
     return { median: s[Math.floor(s.length / 2)], min: s[0], all };
   }

@@ -1,10 +1,9 @@
-import { SparselabError, fmtShape } from "../../errors.js";
+import { SparselabError, argError, fmtShape } from "../../errors.js";
 import type { DecodeAttentionArgs, AttentionResult } from "../ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { DType } from "../../tensor/dtype.js";
 import type { Mask } from "../../attention/types.js";
-import { TILE_EMPTY, TILE_FULL, TILE_PARTIAL } from "../../attention/types.js";
-import { BlockMask, blockSizes, fieldsFromClasses, type BlockSize } from "../../attention/block-mask.js";
+import { BlockMask, blockSizes, type BlockSize } from "../../attention/block-mask.js";
 import { toCuda } from "./codegen.js";
 import { devicePtr, emptyCuda, toDevice, toHost } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
@@ -13,8 +12,7 @@ import { programDependsOnBatchHead } from "../../attention/masks/support/ir.js";
 
 /**
  * The SIMT kernels of sparse_ops.cu from TypeScript: decode attention over selected tokens,
- * block pooling, XAttention's antidiagonal scores, dtype casts, and createBlockMask on the GPU
- * for masks whose tiles the interval bounds cannot decide.
+ * block pooling, XAttention's antidiagonal scores, dtype casts, and createBlockMask on the GPU.
  */
 const memo = new Map<string, CompiledFunction>();
 
@@ -122,57 +120,108 @@ export async function cudaAntidiagScores(q: Tensor, k: Tensor, stride: number, s
   return out;
 }
 
+/** Options of the GPU createBlockMask (as `sl.createBlockMask`'s). */
+export interface CudaBlockMaskOptions {
+  B?: number;
+  H?: number;
+  qLen: number;
+  kvLen: number;
+  /** Tile size, one number or [qBlockSize, kvBlockSize]. Default 128. */
+  blockSize?: BlockSize;
+}
+
 /**
- * createBlockMask with the undecided tiles classified on the GPU: the interval bounds decide what
- * they can on the host (O(tiles)); tiles they cannot decide are evaluated element by element by
- * a kernel generated from the mask's IR. Masks without IR (plain functions) are refused.
+ * A block mask whose four FlexAttention arrays live on the GPU (i32 CUDA tensors, the same
+ * shapes and contents as `BlockMask`'s). `toBlockMask()` copies them back; `dispose()` frees them.
+ */
+export interface DeviceBlockMask {
+  readonly B: number;
+  readonly H: number;
+  readonly qLen: number;
+  readonly kvLen: number;
+  readonly qBlockSize: number;
+  readonly kvBlockSize: number;
+  readonly kvNumBlocks: Tensor<"i32">;
+  readonly kvIndices: Tensor<"i32">;
+  readonly fullKvNumBlocks: Tensor<"i32">;
+  readonly fullKvIndices: Tensor<"i32">;
+  readonly mask: Mask;
+  toBlockMask(): Promise<BlockMask>;
+  dispose(): void;
+}
+
+const BM_THREADS = 512;
+
+/**
+ * createBlockMask entirely on the GPU: a kernel generated from the mask's IR classifies every
+ * tile element by element (a warp per tile, stopping as soon as a tile is known partial) and
+ * writes FlexAttention's arrays on the device, in the same order and padding as the host's. A
+ * mask that reads neither b nor h is classified once and written to every (b, h). The work is
+ * queued on the current stream; nothing waits for it.
+ * @example
+ * const dbm = sl.cuda.blockMaskOnDevice(sl.masks.slidingWindow(256), { H: 16, qLen: 16384, kvLen: 16384 });
+ * const bm = await dbm.toBlockMask();
+ * dbm.dispose();
+ */
+export function cudaBlockMaskOnDevice(mask: Mask, opts: CudaBlockMaskOptions): DeviceBlockMask {
+  const op = "createBlockMask (cuda)";
+  const rt = requireCuda(op);
+  if (!mask || typeof mask !== "object" || !mask.program)
+    throw new SparselabError(op, `mask '${(mask as Mask | undefined)?.name}' has no IR (a plain function); use sl.createBlockMask on the host`);
+  if (typeof opts !== "object" || opts === null) argError(op, "opts", "{ qLen, kvLen, B?, H?, blockSize? }", String(opts));
+  const int = (name: string, v: unknown, dflt?: number): number => {
+    const x = v === undefined ? dflt : v;
+    if (typeof x !== "number" || !Number.isInteger(x) || x < 1) argError(op, name, "an integer >= 1", String(v));
+    return x;
+  };
+  const B = int("B", opts.B, 1), H = int("H", opts.H, 1), qLen = int("qLen", opts.qLen), kvLen = int("kvLen", opts.kvLen);
+  // Coordinates run through the generated code as floats: exact below 2^24.
+  if (Math.max(qLen, kvLen) > 2 ** 24) argError(op, "qLen/kvLen", "at most 2^24 on the GPU", `${qLen}/${kvLen}`);
+  const [qbs, kvbs] = blockSizes(op, opts.blockSize);
+  const nq = Math.ceil(qLen / qbs), nk = Math.ceil(kvLen / kvbs);
+  const smem = 9 * nk;
+  const limit = rt.info.sharedMemOptin || 48 * 1024;
+  if (smem > limit) argError(op, "kvLen/blockSize", `at most ${Math.floor(limit / 9)} kv blocks on this GPU`, `${nk} (kvLen ${kvLen}, kv block ${kvbs})`);
+  const dep = programDependsOnBatchHead(mask.program);
+  const cB = dep.b ? B : 1, cH = dep.h ? H : 1;
+  if (cB * cH > 65535) argError(op, "B*H", "at most 65535 distinct (b, h) masks", String(cB * cH));
+  const gen = toCuda([mask.program]);
+  const defs = [`#define HAS_MASK 1`, `#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)`];
+  if (gen.tables.length) defs.push(`#define TABLE_PARAMS ${gen.tableParams}`, `#define TABLE_ARGS ${gen.tableArgs}`);
+  const f = fn(rt, "block_mask_rows", defs, smem);
+  const tables = gen.tables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
+  const kvNumBlocks = emptyCuda([B, H, nq], "i32", rt), kvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
+  const fullKvNumBlocks = emptyCuda([B, H, nq], "i32", rt), fullKvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
+  rt.launch(f, [nq, cB * cH, 1], [BM_THREADS, 1, 1], "pppp" + "iiiiiiii" + "p".repeat(tables.length), [
+    devicePtr(kvNumBlocks), devicePtr(kvIndices), devicePtr(fullKvNumBlocks), devicePtr(fullKvIndices),
+    B, H, cB, cH, qLen, kvLen, qbs, kvbs, ...tables.map(devicePtr),
+  ]);
+  for (const t of tables) t.dispose(); // stream order keeps them alive for the kernel
+  const fields = { kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices };
+  return {
+    B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask,
+    async toBlockMask() {
+      const [a, b, c, d] = await Promise.all([toHost(kvNumBlocks), toHost(kvIndices), toHost(fullKvNumBlocks), toHost(fullKvIndices)]);
+      return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, kvNumBlocks: a, kvIndices: b, fullKvNumBlocks: c, fullKvIndices: d, mask });
+    },
+    dispose() {
+      for (const t of Object.values(fields)) t.dispose();
+    },
+  };
+}
+
+/**
+ * createBlockMask on the GPU, returned as a host BlockMask (the same object `sl.createBlockMask`
+ * builds): every tile classified from the mask's IR on the device, then the arrays copied back.
+ * Masks without IR (plain functions) are refused.
  * @example
  * const bm = await sl.cuda.createBlockMask(sl.mask("(q * 7 + kv * 3) % 11 < 5"), { qLen: 16384, kvLen: 16384 });
  */
-export async function cudaCreateBlockMask(
-  mask: Mask,
-  opts: { B?: number; H?: number; qLen: number; kvLen: number; blockSize?: BlockSize },
-): Promise<BlockMask> {
-  const op = "createBlockMask (cuda)";
-  const rt = requireCuda(op);
-  if (!mask.program) throw new SparselabError(op, `mask '${mask.name}' has no IR (a plain function); use sl.createBlockMask on the host`);
-  const B = opts.B ?? 1, H = opts.H ?? 1, { qLen, kvLen } = opts;
-  const [qbs, kvbs] = blockSizes(op, opts.blockSize);
-  const nq = Math.ceil(qLen / qbs), nk = Math.ceil(kvLen / kvbs);
-  // A mask that reads neither b nor h is classified once and shared by every (b, h).
-  const dep = programDependsOnBatchHead(mask.program);
-  const cB = dep.b ? B : 1, cH = dep.h ? H : 1;
-  const classes = new Uint8Array(cB * cH * nq * nk);
-  const todo: number[] = [];
-  for (let b = 0; b < cB; b++)
-    for (let h = 0; h < cH; h++)
-      for (let i = 0; i < nq; i++)
-        for (let j = 0; j < nk; j++) {
-          const c = mask.classifyTile?.(b, h, i * qbs, Math.min(qLen, (i + 1) * qbs), j * kvbs, Math.min(kvLen, (j + 1) * kvbs));
-          const at = ((b * cH + h) * nq + i) * nk + j;
-          if (c === undefined) todo.push(b, h, i, j);
-          else classes[at] = c;
-        }
-  if (todo.length) {
-    const gen = toCuda([mask.program]);
-    const defs = [`#define HAS_MASK 1`, `#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)`];
-    if (gen.tables.length) defs.push(`#define TABLE_PARAMS ${gen.tableParams}`, `#define TABLE_ARGS ${gen.tableArgs}`);
-    const tables = gen.tables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
-    const tiles = toDevice(new Tensor([todo.length], "i32", Int32Array.from(todo)));
-    const n = todo.length / 4;
-    const out = emptyCuda([n], "u8", rt);
-    rt.launch(fn(rt, "classify_tiles", defs), [n, 1, 1], [256, 1, 1], "ppiiii" + "p".repeat(tables.length), [
-      devicePtr(tiles), devicePtr(out), qLen, kvLen, qbs, kvbs, ...tables.map(devicePtr),
-    ]);
-    const got = (await toHost(out)).data as Uint8Array;
-    for (let t = 0; t < n; t++) {
-      const [b, h, i, j] = todo.slice(4 * t, 4 * t + 4);
-      classes[((b * cH + h) * nq + i) * nk + j] = got[t] === 2 ? TILE_FULL : got[t] === 1 ? TILE_PARTIAL : TILE_EMPTY;
-    }
-    for (const t of [...tables, tiles, out]) t.dispose();
+export async function cudaCreateBlockMask(mask: Mask, opts: CudaBlockMaskOptions): Promise<BlockMask> {
+  const dbm = cudaBlockMaskOnDevice(mask, opts);
+  try {
+    return await dbm.toBlockMask();
+  } finally {
+    dbm.dispose();
   }
-  const per = nq * nk;
-  const slot = (b: number, h: number) => (dep.b ? b : 0) * cH + (dep.h ? h : 0);
-  const fields = fieldsFromClasses(B, H, nq, nk, (b, h) => classes.subarray(slot(b, h) * per, (slot(b, h) + 1) * per), slot);
-  return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask });
 }

@@ -6,8 +6,10 @@
 //    idx [B, Hkv, n] (per KV head, shared by its query group); -1 entries are padding.
 //  block_pool: x [B, H, S, D] -> [B, H, ceil(S/block), D], mean / max / min over each block of rows.
 //  antidiag_scores: XAttention's strided estimate: out[b,h,i,j] = scale * sum_t q[i*s+t] . k[j*s+s-1-t].
-//  classify_tiles: createBlockMask for masks the interval bounds cannot decide: for each listed
-//    tile, evaluates MASK_EXPR on every element and writes 0 empty / 1 partial / 2 full.
+//  block_mask_rows: the whole createBlockMask on the GPU, FlexAttention's four arrays written on
+//    the device: one CTA per (classified b/h, q block) row classifies its tiles element by
+//    element (a warp per tile, stopping once the tile is known to be partial), compacts the
+//    partial and full tile lists in order, and writes them to every (b, h) that shares the row.
 //
 // ELEM selects the input type: 0 f32, 1 bf16, 2 f16.
 
@@ -146,23 +148,78 @@ extern "C" __global__ void antidiag_scores(const elem_t* __restrict__ Q, const e
 }
 
 #ifdef HAS_MASK
-__device__ __forceinline__ bool mask_fn(int b, int h, int q, int kv TABLE_PARAMS) { return (MASK_EXPR); }
+// The mask at float coordinates: the generated expression converts its variables to float
+// anyway, and float loop counters (exact below 2^24) save an int->float conversion per element.
+__device__ __forceinline__ bool mask_fnf(float b, float h, float q, float kv TABLE_PARAMS) { return (MASK_EXPR); }
 
-// tiles [n][4] = (b, h, qBlock, kvBlock); one CTA per tile; out[n] in {0, 1, 2}.
-extern "C" __global__ void classify_tiles(const int* __restrict__ tiles, unsigned char* __restrict__ out, int qLen, int kvLen,
-                                         int qbs, int kvbs TABLE_PARAMS) {
-  const int* t = tiles + 4 * (size_t)blockIdx.x;
-  const int b = t[0], h = t[1], q0 = t[2] * qbs, k0 = t[3] * kvbs;
-  const int q1 = min(qLen, q0 + qbs), k1 = min(kvLen, k0 + kvbs);
-  const int w = k1 - k0, n = (q1 - q0) * w;
-  int any = 0, all = 1;
-  for (int e = threadIdx.x; e < n && (all || !any); e += blockDim.x) {
-    const bool m = mask_fn(b, h, q0 + e / w, k0 + e % w TABLE_ARGS);
-    any |= m;
-    all &= m;
+// grid (nq, cB * cH); any multiple of 32 threads; dynamic smem: nk bytes of classes + 2 * nk ints.
+// Rows of (b, h) are classified once per (b mod cB, h mod cH) class: cB is 1 when the mask does
+// not read b (then every b shares), likewise cH. Index lists are zero-padded to nk like the host's.
+extern "C" __global__ void block_mask_rows(int* __restrict__ kvNum, int* __restrict__ kvIdx, int* __restrict__ fullNum,
+                                          int* __restrict__ fullIdx, int B, int H, int cB, int cH, int qLen, int kvLen,
+                                          int qbs, int kvbs TABLE_PARAMS) {
+  extern __shared__ int smemBm[];
+  const int nq = gridDim.x, nk = (kvLen + kvbs - 1) / kvbs;
+  int* partialList = smemBm;
+  int* fullList = smemBm + nk;
+  unsigned char* cls = reinterpret_cast<unsigned char*>(smemBm + 2 * nk);
+  __shared__ int counts[2];
+  const int qb = blockIdx.x, cb = blockIdx.y / cH, ch = blockIdx.y % cH;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  const int q0 = qb * qbs, q1 = min(qLen, q0 + qbs);
+  const float fb = (float)cb, fh = (float)ch;
+  for (int j = warp; j < nk; j += warps) {
+    const int k0 = j * kvbs, k1 = min(kvLen, k0 + kvbs);
+    bool any = false, all = true;
+    const float fk1 = (float)k1;
+    for (int r = q0; r < q1; r++) {
+      const float fq = (float)r;
+      for (float fc = (float)(k0 + lane); fc < fk1; fc += 32.f) {
+        const bool m = mask_fnf(fb, fh, fq, fc TABLE_ARGS);
+        any |= m;
+        all &= m;
+      }
+      // Every lane reaches the row's end: vote, and stop once the tile holds both kinds.
+      if (__any_sync(0xffffffffu, any) && !__all_sync(0xffffffffu, all)) break;
+    }
+    any = __any_sync(0xffffffffu, any);
+    all = __all_sync(0xffffffffu, all);
+    if (lane == 0) cls[j] = all ? 2 : any ? 1 : 0;
   }
-  any = __syncthreads_or(any);
-  all = __syncthreads_and(all);
-  if (threadIdx.x == 0) out[blockIdx.x] = all ? 2 : any ? 1 : 0;
+  __syncthreads();
+  // Ordered compaction by warp 0: ballots give each tile its place in its list.
+  if (warp == 0) {
+    int np = 0, nf = 0;
+    for (int base = 0; base < nk; base += 32) {
+      const int j = base + lane;
+      const int c = j < nk ? cls[j] : 0;
+      const unsigned bp = __ballot_sync(0xffffffffu, c == 1), bf = __ballot_sync(0xffffffffu, c == 2);
+      const unsigned below = (1u << lane) - 1u;
+      if (c == 1) partialList[np + __popc(bp & below)] = j;
+      if (c == 2) fullList[nf + __popc(bf & below)] = j;
+      np += __popc(bp);
+      nf += __popc(bf);
+    }
+    if (lane == 0) {
+      counts[0] = np;
+      counts[1] = nf;
+    }
+  }
+  __syncthreads();
+  const int np = counts[0], nf = counts[1];
+  // Every (b, h) of this class gets the row.
+  for (int b = cb; b < B; b += cB)
+    for (int h = ch; h < H; h += cH) {
+      const size_t row = ((size_t)b * H + h) * nq + qb;
+      if (threadIdx.x == 0) {
+        kvNum[row] = np;
+        fullNum[row] = nf;
+      }
+      for (int t = threadIdx.x; t < nk; t += blockDim.x) {
+        kvIdx[row * nk + t] = t < np ? partialList[t] : 0;
+        fullIdx[row * nk + t] = t < nf ? fullList[t] : 0;
+      }
+    }
 }
 #endif
+

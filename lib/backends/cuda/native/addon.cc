@@ -118,8 +118,7 @@ std::vector<CUmodule> modules;
 std::vector<CUfunction> functions;
 std::vector<CUevent> events;    // by id; a destroyed event's slot is null and its id reused
 std::vector<uint32_t> freeEventIds;
-std::vector<CUstream> streams{nullptr};  // id 0 is the legacy default stream
-std::vector<uint32_t> freeStreamIds;
+std::vector<CUstream> streams{nullptr};  // id 0 is the legacy default stream; a destroyed one's slot is null
 
 template <typename T>
 bool sym(void* lib, const char* name, T& out) {
@@ -613,7 +612,7 @@ class EventWaiter : public Napi::AsyncWorker {
   void Execute() override {
     // The driver wants a current context on the calling thread.
     r_ = drv.cuCtxSetCurrent(ctx);
-    if (r_ == 0) r_ = drv.cuEventSynchronize(e_);
+    if (r_ == 0) r_ = e_ ? drv.cuEventSynchronize(e_) : drv.cuCtxSynchronize();
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -621,7 +620,7 @@ class EventWaiter : public Napi::AsyncWorker {
       deferred_.Resolve(env.Undefined());
       return;
     }
-    std::string msg = "cuEventSynchronize (on a worker thread) failed: " + cuErr(r_);
+    std::string msg = std::string(e_ ? "cuEventSynchronize" : "cuCtxSynchronize") + " (on a worker thread) failed: " + cuErr(r_);
     if (isSticky(r_)) {
       sticky = true;
       stickyWhat = msg;
@@ -646,6 +645,16 @@ Napi::Value EventWait(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// syncAsync() -> Promise<void>: cuCtxSynchronize (every stream) on a worker thread.
+Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  EventWaiter* w = new EventWaiter(env, nullptr);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // streamCreate() -> id. Blocking streams (flags 0): they order against the legacy default stream,
 // which every op used before streams existed, so mixing the two stays correct.
 Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
@@ -653,15 +662,10 @@ Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
   needCtx(env);
   CUstream s;
   check(env, drv.cuStreamCreate(&s, 0), "cuStreamCreate");
-  uint32_t id;
-  if (!freeStreamIds.empty()) {
-    id = freeStreamIds.back();
-    freeStreamIds.pop_back();
-    streams[id] = s;
-  } else {
-    id = static_cast<uint32_t>(streams.size());
-    streams.push_back(s);
-  }
+  // Stream ids are never reused: the allocator tags blocks with the stream they were used on, and
+  // a new stream under an old id would inherit that ordering without having it.
+  uint32_t id = static_cast<uint32_t>(streams.size());
+  streams.push_back(s);
   return Napi::Number::New(env, id);
 }
 
@@ -697,7 +701,6 @@ Napi::Value StreamDestroy(const Napi::CallbackInfo& info) {
   if (id == 0 || id >= streams.size() || !streams[id]) return env.Undefined();
   if (ctx && !sticky) drv.cuStreamDestroy(streams[id]);
   streams[id] = nullptr;
-  freeStreamIds.push_back(id);
   return env.Undefined();
 }
 
@@ -771,6 +774,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("eventQuery", Napi::Function::New(env, EventQuery));
   exports.Set("eventSynchronize", Napi::Function::New(env, EventSynchronize));
   exports.Set("eventWait", Napi::Function::New(env, EventWait));
+  exports.Set("syncAsync", Napi::Function::New(env, SyncAsync));
   exports.Set("eventDestroy", Napi::Function::New(env, EventDestroy));
   exports.Set("streamCreate", Napi::Function::New(env, StreamCreate));
   exports.Set("streamSynchronize", Napi::Function::New(env, StreamSynchronize));
