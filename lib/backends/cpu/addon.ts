@@ -26,9 +26,17 @@ export interface NativeAddon {
     B: number; Hq: number; Hkv: number; Sq: number; Skv: number; D: number; Dv: number; scale: number;
     bm?: { B: number; H: number; qbs: number; kbs: number; nqb: number; nkb: number; kvNum: Int32Array; kvIdx: Int32Array; fullNum: Int32Array; fullIdx: Int32Array };
     maskProgram?: NativeProgram;
-    bitmaps?: { bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number };
+    /** B / H: 1 where the bitmaps are shared over the call's batches / query heads (default: the call's). */
+    bitmaps?: { bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number; B?: number; H?: number };
     scoreProgram?: NativeProgram;
     out: Arr; lse?: Float32Array;
+  }): Promise<void>;
+  /** Evaluates maskProgram over bm's partial tiles into `bits`, in the layout (tileStart, bB, bH, wordsPerRow) the caller computed. */
+  maskBitmaps(p: Common & {
+    B: number; Hq: number; Hkv: number; Sq: number; Skv: number; D: number; Dv: number;
+    bm: NonNullable<Parameters<NativeAddon["attention"]>[0]["bm"]>;
+    maskProgram: NativeProgram;
+    bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number; bB: number; bH: number;
   }): Promise<void>;
   decodeAttention(p: Common & {
     q: Arr; k: Arr; v: Arr; dtype: number;

@@ -82,6 +82,71 @@ function cachedBitmaps(mask: Mask, bm: BlockMaskFields, B: number, Hq: number, S
   return value;
 }
 
+// Opcode / variable numbers of native/program.h (see program.ts).
+const OP_VAR = 1;
+const VAR_B = 0;
+const VAR_H = 1;
+/**
+ * Bitmaps of an IR mask larger than this are not built; the kernel evaluates the program per
+ * row instead. SPARSELAB_TUNE_MAX_BITMAP_BYTES overrides it here and in the kernel (tests set 0
+ * to run the per-row path).
+ */
+function maxIrBitmapBytes(): number {
+  const e = Number(process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES);
+  return process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES !== undefined && Number.isFinite(e) && e >= 0 ? e : 256 * 2 ** 20;
+}
+
+type IrBitmaps = { bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number; B: number; H: number };
+
+/**
+ * The layout of an IR mask's bitmaps over the partial tiles of `view` (native bitmap_layout
+ * computes the same and checks it): one set per (b, h) the mask or the block mask varies over.
+ */
+function irBitmapLayout(prog: NativeProgram, view: NonNullable<NativeAttention["bm"]>, B: number, Hq: number): { tileStart: Int32Array; tiles: number; B: number; H: number; wordsPerRow: number } {
+  let usesB = false;
+  let usesH = false;
+  for (let i = 0; i + 4 < prog.code.length; i += 5)
+    if (prog.code[i] === OP_VAR) {
+      usesB ||= prog.code[i + 2] === VAR_B;
+      usesH ||= prog.code[i + 2] === VAR_H;
+    }
+  const bB = usesB || view.B > 1 ? B : 1;
+  const bH = usesH || view.H > 1 ? Hq : 1;
+  const tileStart = new Int32Array(bB * bH * view.nqb + 1);
+  let tiles = 0;
+  for (let b = 0; b < bB; b++)
+    for (let h = 0; h < bH; h++)
+      for (let qb = 0; qb < view.nqb; qb++) {
+        tileStart[(b * bH + h) * view.nqb + qb] = tiles;
+        tiles += Math.max(0, Math.min(view.kvNum[((view.B === 1 ? 0 : b) * view.H + (view.H === 1 ? 0 : h)) * view.nqb + qb], view.nkb));
+      }
+  tileStart[tileStart.length - 1] = tiles;
+  return { tileStart, tiles, B: bB, H: bH, wordsPerRow: Math.ceil(view.kbs / 32) };
+}
+
+// An IR mask's bitmaps cost one evaluation of the program per element of every partial tile
+// (a sizeable share of a narrow sliding window's time): keep the last ones per block mask, as
+// a block mask is made once and used for many calls (layers, steps, a widget's re-runs).
+const irBitmapCache = new WeakMap<BlockMaskFields, { prog: NativeProgram; key: string; value: IrBitmaps }>();
+async function cachedIrBitmaps(
+  addon: NativeAddon, bm: BlockMaskFields, prog: NativeProgram, view: NonNullable<NativeAttention["bm"]>,
+  shape: { B: number; Hq: number; Hkv: number; Sq: number; Skv: number; D: number; Dv: number }, signal: AbortSignal | undefined,
+): Promise<IrBitmaps | undefined> {
+  const key = `${shape.B},${shape.Hq},${shape.Sq},${shape.Skv}`;
+  const hit = irBitmapCache.get(bm);
+  if (hit && hit.prog === prog && hit.key === key) return hit.value;
+  const layout = irBitmapLayout(prog, view, shape.B, shape.Hq);
+  const words = layout.tiles * view.qbs * layout.wordsPerRow;
+  if (words * 4 > maxIrBitmapBytes()) return undefined;
+  const bits = new Uint32Array(words);
+  await runNative("attention", signal, (cancel) =>
+    addon.maskBitmaps({ ...shape, bm: view, maskProgram: prog, bits, tileStart: layout.tileStart, wordsPerRow: layout.wordsPerRow, bB: layout.B, bH: layout.H, cancel }),
+  );
+  const value = { bits, tileStart: layout.tileStart, wordsPerRow: layout.wordsPerRow, B: layout.B, H: layout.H };
+  irBitmapCache.set(bm, { prog, key, value });
+  return value;
+}
+
 /** Checks the block mask matches the call, so the native kernel never reads out of bounds. */
 function blockMaskView(bm: BlockMaskFields, B: number, Hq: number, Sq: number, Skv: number): NonNullable<NativeAttention["bm"]> {
   const op = "attention";
@@ -138,8 +203,11 @@ export async function attentionInto(args: AttentionArgs, out: Float32Array | Uin
       const mask = blockMask.mask;
       if (!mask) argError("attention", "blockMask.mask", "a mask to refine the partial tiles", "none");
       const prog = lowered(mask);
-      if (prog) p.maskProgram = prog;
-      else p.bitmaps = cachedBitmaps(mask, blockMask, B, Hq, Sq, Skv);
+      if (prog) {
+        const bits = await cachedIrBitmaps(addon, blockMask, prog, view, { B, Hq, Hkv, Sq, Skv, D, Dv }, signal);
+        if (bits) p.bitmaps = bits;
+        else p.maskProgram = prog;
+      } else p.bitmaps = cachedBitmaps(mask, blockMask, B, Hq, Sq, Skv);
     }
   }
   if (scoreMod) {

@@ -99,6 +99,31 @@ test("block-sparse: DSL masks (IR) and plain-function masks (bitmaps), per-head 
   await check({ B: 2, Hq: 2, Hkv: 2, Sq: S, Skv: S, D: 32, blockMask: bmFnB }, "function mask, broadcast block mask");
 });
 
+test("IR mask bitmaps: kept per block mask across calls and shapes; the per-row program path", async () => {
+  await requireAddon();
+  const S = 230;
+  const perHead = sl.createBlockMask(sl.mask("q >= kv and (q - kv < 30 or (q + kv) % 5 == h)"), { B: 1, H: 1, qLen: S, kvLen: S, blockSize: 32 });
+  const shared = sl.createBlockMask(sl.masks.slidingWindow(45), { qLen: S, kvLen: S, blockSize: [64, 32] });
+  const saved = process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES;
+  try {
+    for (const limit of [undefined, "0"]) {
+      if (limit === undefined) delete process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES;
+      else process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES = limit;
+      const how = limit === undefined ? "bitmaps" : "per-row program";
+      for (const [name, bm] of [["mask using h", perHead], ["mask shared by heads", shared]] as const) {
+        // The second call with the same block mask and shape reuses the first one's bitmaps;
+        // another head count or batch needs new ones.
+        await check({ B: 1, Hq: 4, Hkv: 2, Sq: S, Skv: S, D: 64, blockMask: bm }, `${name}, ${how}, first call`);
+        await check({ B: 1, Hq: 4, Hkv: 2, Sq: S, Skv: S, D: 64, blockMask: bm }, `${name}, ${how}, again`);
+        await check({ B: 2, Hq: 2, Hkv: 1, Sq: S, Skv: S, D: 32, blockMask: bm }, `${name}, ${how}, B 2 Hq 2`);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES;
+    else process.env.SPARSELAB_TUNE_MAX_BITMAP_BYTES = saved;
+  }
+});
+
 test("fully masked rows give output 0 and lse -Infinity", async () => {
   await requireAddon();
   const S = 140;

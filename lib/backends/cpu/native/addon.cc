@@ -118,6 +118,23 @@ Napi::Value start(const Napi::CallbackInfo& info, const char* name, Setup setup)
   return promise;
 }
 
+// The fields attention and maskBitmaps share: shapes, the block mask and the mask program.
+void read_attention_shape(OpWorker* w, const Napi::Object& p, AttentionArgs* a) {
+  a->B = geti(p, "B"), a->Hq = geti(p, "Hq"), a->Hkv = geti(p, "Hkv");
+  a->Sq = geti(p, "Sq"), a->Skv = geti(p, "Skv"), a->D = geti(p, "D"), a->Dv = geti(p, "Dv");
+  if (has(p, "bm")) {
+    Napi::Object m = p.Get("bm").As<Napi::Object>();
+    a->has_bm = true;
+    a->bm.B = geti(m, "B"), a->bm.H = geti(m, "H"), a->bm.qbs = geti(m, "qbs"), a->bm.kbs = geti(m, "kbs");
+    a->bm.nqb = geti(m, "nqb"), a->bm.nkb = geti(m, "nkb");
+    a->bm.kv_num = static_cast<const int32_t*>(w->pin(m.Get("kvNum"), "kvNum"));
+    a->bm.kv_idx = static_cast<const int32_t*>(w->pin(m.Get("kvIdx"), "kvIdx"));
+    a->bm.full_num = static_cast<const int32_t*>(w->pin(m.Get("fullNum"), "fullNum"));
+    a->bm.full_idx = static_cast<const int32_t*>(w->pin(m.Get("fullIdx"), "fullIdx"));
+  }
+  a->mask_prog = get_program(w, p, "maskProgram");
+}
+
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return start(info, "attention", [](OpWorker* w, const Napi::Object& p) {
     auto a = std::make_shared<AttentionArgs>();
@@ -125,33 +142,52 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     a->k = w->pin(p.Get("k"), "k");
     a->v = w->pin(p.Get("v"), "v");
     a->dt = DType(geti(p, "dtype"));
-    a->B = geti(p, "B"), a->Hq = geti(p, "Hq"), a->Hkv = geti(p, "Hkv");
-    a->Sq = geti(p, "Sq"), a->Skv = geti(p, "Skv"), a->D = geti(p, "D"), a->Dv = geti(p, "Dv");
+    read_attention_shape(w, p, a.get());
     a->scale = float(getd(p, "scale"));
-    if (has(p, "bm")) {
-      Napi::Object m = p.Get("bm").As<Napi::Object>();
-      a->has_bm = true;
-      a->bm.B = geti(m, "B"), a->bm.H = geti(m, "H"), a->bm.qbs = geti(m, "qbs"), a->bm.kbs = geti(m, "kbs");
-      a->bm.nqb = geti(m, "nqb"), a->bm.nkb = geti(m, "nkb");
-      a->bm.kv_num = static_cast<const int32_t*>(w->pin(m.Get("kvNum"), "kvNum"));
-      a->bm.kv_idx = static_cast<const int32_t*>(w->pin(m.Get("kvIdx"), "kvIdx"));
-      a->bm.full_num = static_cast<const int32_t*>(w->pin(m.Get("fullNum"), "fullNum"));
-      a->bm.full_idx = static_cast<const int32_t*>(w->pin(m.Get("fullIdx"), "fullIdx"));
-    }
-    a->mask_prog = get_program(w, p, "maskProgram");
     if (has(p, "bitmaps")) {
       Napi::Object bmp = p.Get("bitmaps").As<Napi::Object>();
       a->bitmaps.bits = static_cast<const uint32_t*>(w->pin(bmp.Get("bits"), "bits"));
       a->bitmaps.tile_start = static_cast<const int32_t*>(w->pin(bmp.Get("tileStart"), "tileStart"));
       a->bitmaps.words_per_row = geti(bmp, "wordsPerRow");
-      a->bitmaps.B = a->B;  // JS evaluates plain functions at every (b, h) of the call
-      a->bitmaps.H = a->Hq;
+      // Plain-function bitmaps cover every (b, h) of the call; IR ones (maskBitmaps) say
+      // which they vary over.
+      a->bitmaps.B = has(bmp, "B") ? geti(bmp, "B") : a->B;
+      a->bitmaps.H = has(bmp, "H") ? geti(bmp, "H") : a->Hq;
+      if ((a->bitmaps.B != 1 && a->bitmaps.B != a->B) || (a->bitmaps.H != 1 && a->bitmaps.H != a->Hq))
+        throw Napi::RangeError::New(w->Env(), "attention: bitmaps.B / bitmaps.H must be 1 or the call's B / Hq");
     }
     a->score_prog = get_program(w, p, "scoreProgram");
     a->out = w->pin(p.Get("out"), "out");
     if (has(p, "lse")) a->lse = static_cast<float*>(w->pin(p.Get("lse"), "lse"));
     a->cancel = get_cancel(w, p);
     w->work = [a] { attention(*a); };
+  });
+}
+
+// Evaluates an IR mask over the partial tiles of a block mask into bitmaps (the layout of
+// TileBitmaps in attention.h), so the TS side can keep them across calls with that block mask.
+// The caller computes the layout too (tileStart, B, H); it must match this side's.
+Napi::Value MaskBitmaps(const Napi::CallbackInfo& info) {
+  return start(info, "maskBitmaps", [](OpWorker* w, const Napi::Object& p) {
+    auto a = std::make_shared<AttentionArgs>();
+    read_attention_shape(w, p, a.get());
+    if (!a->has_bm || !a->mask_prog) throw Napi::TypeError::New(w->Env(), "maskBitmaps: needs bm and maskProgram");
+    size_t nbits = 0, nstart = 0;
+    auto bits = static_cast<uint32_t*>(w->pin(p.Get("bits"), "bits", &nbits));
+    auto js_start = static_cast<const int32_t*>(w->pin(p.Get("tileStart"), "tileStart", &nstart));
+    auto start_vec = std::make_shared<std::vector<int32_t>>();
+    TileBitmaps t;
+    try {
+      t = bitmap_layout(*a, *start_vec);
+    } catch (const std::exception& e) {
+      throw Napi::RangeError::New(w->Env(), std::string("maskBitmaps: ") + e.what());
+    }
+    if (t.B != geti(p, "bB") || t.H != geti(p, "bH") || t.words_per_row != geti(p, "wordsPerRow") || nstart != start_vec->size() ||
+        !std::equal(start_vec->begin(), start_vec->end(), js_start) ||
+        nbits != size_t(start_vec->back()) * size_t(a->bm.qbs) * size_t(t.words_per_row))
+      throw Napi::RangeError::New(w->Env(), "maskBitmaps: the layout passed does not match the mask program and block mask");
+    a->cancel = get_cancel(w, p);
+    w->work = [a, t, start_vec, bits] { build_bitmaps(*a, t, bits); };
   });
 }
 
@@ -376,6 +412,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeFma", Napi::Function::New(env, ProbeFma));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("maskBitmaps", Napi::Function::New(env, MaskBitmaps));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("groupedGemm", Napi::Function::New(env, GroupedGemm));

@@ -32,6 +32,12 @@ int env_int(const char* name, int dflt) {
 constexpr size_t kPackBudget = size_t(64) << 20;
 // Rows of a non-f32 K converted per step of the pack (a multiple of every vector width).
 constexpr int kConvRows = 32;
+// Mask bitmaps larger than this are not built; rows evaluate the mask program instead.
+// SPARSELAB_TUNE_MAX_BITMAP_BYTES overrides it (0: always per row; tests use that path).
+size_t max_bitmap_bytes() {
+  const char* e = std::getenv("SPARSELAB_TUNE_MAX_BITMAP_BYTES");
+  return e && *e ? size_t(std::strtoull(e, nullptr, 10)) : size_t(256) << 20;
+}
 
 struct Scratch {
   std::vector<float> Qp, S, O, m, l, alpha, orow, krow;
@@ -82,6 +88,62 @@ int chunk_width(const AttentionArgs& a) {
 
 }  // namespace
 
+TileBitmaps bitmap_layout(const AttentionArgs& a, std::vector<int32_t>& tile_start) {
+  const BlockMaskView& m = a.bm;
+  bool uses_b = false, uses_h = false;
+  for (size_t i = 0; i + 4 < a.mask_prog->code.size(); i += 5)
+    if (a.mask_prog->code[i] == OP_VAR) {
+      uses_b |= a.mask_prog->code[i + 2] == VAR_B;
+      uses_h |= a.mask_prog->code[i + 2] == VAR_H;
+    }
+  TileBitmaps t;
+  t.B = uses_b || m.B > 1 ? a.B : 1;
+  t.H = uses_h || m.H > 1 ? a.Hq : 1;
+  t.words_per_row = (m.kbs + 31) / 32;
+  tile_start.assign(size_t(t.B) * t.H * m.nqb + 1, 0);
+  int64_t tiles = 0;
+  for (int b = 0; b < t.B; b++)
+    for (int h = 0; h < t.H; h++)
+      for (int qb = 0; qb < m.nqb; qb++) {
+        tile_start[(size_t(b) * t.H + h) * m.nqb + qb] = int32_t(std::min<int64_t>(tiles, INT32_MAX));
+        tiles += std::max(0, std::min(m.kv_num[(size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb], m.nkb));
+      }
+  if (tiles > INT32_MAX) throw OpError("attention: too many partial tiles for mask bitmaps");
+  tile_start.back() = int32_t(tiles);
+  t.tile_start = tile_start.data();
+  return t;
+}
+
+void build_bitmaps(const AttentionArgs& a, const TileBitmaps& t, uint32_t* bits) {
+  const BlockMaskView& m = a.bm;
+  const int T = threads();
+  std::vector<std::unique_ptr<ProgramRunner>> runners(static_cast<size_t>(T));
+  std::vector<std::vector<float>> rowbuf(static_cast<size_t>(T), std::vector<float>(size_t(m.kbs)));
+  parallel_for(int64_t(t.B) * t.H * m.nqb, [&](int64_t i, int tid) {
+    a.cancel.check();
+    if (!runners[size_t(tid)]) runners[size_t(tid)].reset(new ProgramRunner(*a.mask_prog, m.kbs));
+    ProgramRunner& run = *runners[size_t(tid)];
+    float* row = rowbuf[size_t(tid)].data();
+    const int qb = int(i % m.nqb), h = int(i / m.nqb % t.H), b = int(i / m.nqb / t.H);
+    const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb;
+    const int np = std::max(0, std::min(m.kv_num[bi], m.nkb));
+    for (int slot = 0; slot < np; slot++) {
+      uint32_t* tile = bits + (size_t(t.tile_start[size_t(i)]) + slot) * m.qbs * t.words_per_row;
+      std::fill_n(tile, size_t(m.qbs) * t.words_per_row, 0u);
+      const int kb = m.kv_idx[bi * m.nkb + slot];
+      if (kb < 0 || kb >= m.nkb) continue;  // reported by the tile loop
+      const int kv0 = kb * m.kbs, w = std::min(m.kbs, a.Skv - kv0);
+      for (int r = 0; r < m.qbs && qb * m.qbs + r < a.Sq; r++) {
+        std::fill_n(row, w, 0.0f);
+        run.mask_row(b, h, qb * m.qbs + r, kv0, w, row);
+        uint32_t* wr = tile + size_t(r) * t.words_per_row;
+        for (int j = 0; j < w; j++)
+          if (row[j] == 0.0f) wr[j >> 5] |= 1u << (j & 31);
+      }
+    }
+  });
+}
+
 void attention(const AttentionArgs& a) {
   const Kernels& kk = kernels();
   const int VW = kk.vw;
@@ -131,61 +193,20 @@ void attention(const AttentionArgs& a) {
   }
 
   // Partial tiles of an IR mask: evaluate each distinct tile once, into bitmaps, before the
-  // tile loop; heads (and batches) the mask does not depend on share them. Skipped when the
+  // tile loop (unless the caller passed them: the TS side keeps them per block mask across
+  // calls); heads (and batches) the mask does not depend on share them. Skipped when the
   // bitmaps would be large (then each row evaluates the program in the loop).
   std::vector<uint32_t> own_bits;
   std::vector<int32_t> own_start;
   TileBitmaps own;
   const TileBitmaps* bitmaps = a.bitmaps.bits ? &a.bitmaps : nullptr;
   if (a.has_bm && a.mask_prog && !bitmaps) {
-    const BlockMaskView& m = a.bm;
-    bool uses_b = false, uses_h = false;
-    for (size_t i = 0; i + 4 < a.mask_prog->code.size(); i += 5)
-      if (a.mask_prog->code[i] == OP_VAR) {
-        uses_b |= a.mask_prog->code[i + 2] == VAR_B;
-        uses_h |= a.mask_prog->code[i + 2] == VAR_H;
-      }
-    own.B = uses_b || m.B > 1 ? a.B : 1;
-    own.H = uses_h || m.H > 1 ? a.Hq : 1;
-    own.words_per_row = (m.kbs + 31) / 32;
-    own_start.resize(size_t(own.B) * own.H * m.nqb + 1);
-    int64_t tiles = 0;
-    for (int b = 0; b < own.B; b++)
-      for (int h = 0; h < own.H; h++)
-        for (int qb = 0; qb < m.nqb; qb++) {
-          own_start[(size_t(b) * own.H + h) * m.nqb + qb] = int32_t(tiles);
-          tiles += m.kv_num[(size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb];
-        }
-    own_start.back() = int32_t(tiles);
-    const size_t words = size_t(tiles) * m.qbs * own.words_per_row;
-    if (words * 4 <= (size_t(256) << 20) && tiles < (int64_t(1) << 31)) {
+    own = bitmap_layout(a, own_start);
+    const size_t words = size_t(own_start.back()) * a.bm.qbs * own.words_per_row;
+    if (words * 4 <= max_bitmap_bytes()) {
       own_bits.assign(words, 0u);
-      std::vector<std::unique_ptr<ProgramRunner>> runners(static_cast<size_t>(T));
-      std::vector<std::vector<float>> rowbuf(static_cast<size_t>(T), std::vector<float>(size_t(m.kbs)));
-      parallel_for(int64_t(own.B) * own.H * m.nqb, [&](int64_t t, int tid) {
-        a.cancel.check();
-        if (!runners[size_t(tid)]) runners[size_t(tid)].reset(new ProgramRunner(*a.mask_prog, m.kbs));
-        ProgramRunner& run = *runners[size_t(tid)];
-        float* row = rowbuf[size_t(tid)].data();
-        const int qb = int(t % m.nqb), h = int(t / m.nqb % own.H), b = int(t / m.nqb / own.H);
-        const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : h)) * m.nqb + qb;
-        const int np = std::min(m.kv_num[bi], m.nkb);
-        for (int slot = 0; slot < np; slot++) {
-          const int kb = m.kv_idx[bi * m.nkb + slot];
-          if (kb < 0 || kb >= m.nkb) continue;  // reported by the tile loop
-          const int kv0 = kb * m.kbs, w = std::min(m.kbs, a.Skv - kv0);
-          uint32_t* tile = own_bits.data() + (size_t(own_start[size_t(t)]) + slot) * m.qbs * own.words_per_row;
-          for (int r = 0; r < m.qbs && qb * m.qbs + r < a.Sq; r++) {
-            std::fill_n(row, w, 0.0f);
-            run.mask_row(b, h, qb * m.qbs + r, kv0, w, row);
-            uint32_t* wr = tile + size_t(r) * own.words_per_row;
-            for (int j = 0; j < w; j++)
-              if (row[j] == 0.0f) wr[j >> 5] |= 1u << (j & 31);
-          }
-        }
-      });
       own.bits = own_bits.data();
-      own.tile_start = own_start.data();
+      build_bitmaps(a, own, own_bits.data());
       bitmaps = &own;
     }
   }

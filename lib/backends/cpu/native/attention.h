@@ -1,6 +1,7 @@
 // Flash-style attention forward over tiles (dense, or block-sparse in FlexAttention's layout).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "common.h"
 #include "program.h"
@@ -47,5 +48,13 @@ struct AttentionArgs {
 };
 
 void attention(const AttentionArgs& a);
+
+// The bitmap layout of a.mask_prog over a.bm's partial tiles: which (b, h) it varies over, and
+// tile_start (filled here, B * H * nqb + 1 entries, the last the tile count; the result points
+// into it).
+TileBitmaps bitmap_layout(const AttentionArgs& a, std::vector<int32_t>& tile_start);
+// Evaluates a.mask_prog over every partial tile of layout t into bits (tile count x qbs x
+// words_per_row words, all written).
+void build_bitmaps(const AttentionArgs& a, const TileBitmaps& t, uint32_t* bits);
 
 }  // namespace sl
