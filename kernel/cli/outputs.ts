@@ -1,10 +1,13 @@
 /**
  * Turns a cell's iopub messages into nbformat outputs the way a front-end does: coalesced
  * streams, clear_output (wait), update_display_data across cells, and widget state from
- * jupyter.widget comm traffic for metadata.widgets.
+ * jupyter.widget comm traffic for metadata.widgets. Outputs produced while an Output widget
+ * captures (its msg_id is the request's) go into that widget's saved `outputs`, not the cell, as
+ * a live front-end would draw them.
  */
 import type { Message } from "../protocol/message.js";
 import type { NbOutput } from "./notebook.js";
+import { OutputRouter } from "../../widgets/output-router.js";
 
 export interface WidgetModelState {
   model_name: string;
@@ -24,11 +27,13 @@ export class OutputCollector {
   private readonly byDisplayId = new Map<string, NbOutput[]>();
   readonly widgets = new Map<string, WidgetModelState>();
   private clearPending = false;
+  private readonly router = new OutputRouter();
 
   /** Applies one iopub message to `outputs` (the running cell's list). */
   apply(outputs: NbOutput[], m: Message, executionCount: number | null): void {
     const c = m.content as any;
     const t = m.header.msg_type;
+    if (this.router.route(t, c, String(m.parent_header?.msg_id ?? "")) !== undefined) return;
     if (t === "comm_open" || t === "comm_msg" || t === "comm_close") return this.widget(m);
     if (t === "clear_output") {
       if (c.wait) this.clearPending = true;
@@ -94,6 +99,10 @@ export class OutputCollector {
   /** metadata.widgets for the executed notebook. */
   widgetState(): Record<string, unknown> | undefined {
     if (this.widgets.size === 0) return undefined;
+    for (const [id, model] of this.widgets) {
+      const captured = this.router.outputsOf(id);
+      if (captured) model.state.outputs = captured;
+    }
     return { "application/vnd.jupyter.widget-state+json": { version_major: 2, version_minor: 0, state: Object.fromEntries(this.widgets) } };
   }
 }

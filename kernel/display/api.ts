@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { currentContext, type OutputContext } from "../io/output-context.js";
-import { formatValue, FormatState, inspectPlain, plotlyBundle } from "./format.js";
+import { formatNow, FormatState, inspectPlain, plotlyBundle } from "./format.js";
 import type { PlotlyFigure } from "./plotly-html.js";
 import type { MimeBundle } from "../../lib/display.js";
 
@@ -64,10 +64,17 @@ export type ClearOutputFunction = (wait?: boolean) => void;
 /** Session-wide formatter state (plotly.js inlined once per page). */
 export const formatState = new FormatState();
 
-function send(ctx: OutputContext | undefined, bundle: MimeBundle, metadata: Record<string, unknown>, displayId: string | undefined, update: boolean): void {
+function send(
+  ctx: OutputContext | undefined,
+  bundle: MimeBundle,
+  metadata: Record<string, unknown>,
+  displayId: string | undefined,
+  update: boolean,
+  place?: (msgType: string, content: unknown) => void,
+): void {
   if (!ctx) return;
   const content = { data: bundle, metadata, transient: displayId ? { display_id: displayId } : {} };
-  ctx.publish(update ? "update_display_data" : "display_data", content);
+  (place ?? ((t, c) => ctx.publish(t, c)))(update ? "update_display_data" : "display_data", content);
 }
 
 /** Publishes x (formatted) in ctx; async formatting is tracked so the cell waits for it. */
@@ -77,9 +84,22 @@ export function showIn(ctx: OutputContext | undefined, x: unknown, opts: Display
     send(ctx, x as MimeBundle, metadata, displayId, update);
     return Promise.resolve();
   }
-  const p = formatValue(x, formatState).then(
-    (b) => send(ctx, b, metadata, displayId, update),
-    (e) => send(ctx, { "text/plain": `display failed: ${inspectPlain(e)}` }, {}, displayId, update),
+  let now: MimeBundle | Promise<MimeBundle>;
+  try {
+    now = formatNow(x, formatState);
+  } catch (e) {
+    now = Promise.reject(e);
+  }
+  if (!(now instanceof Promise)) {
+    send(ctx, now, metadata, displayId, update);
+    return Promise.resolve();
+  }
+  // An async display method: hold this display's place so output made after it does not
+  // overtake it.
+  const place = ctx?.reserve();
+  const p = now.then(
+    (b) => send(ctx, b, metadata, displayId, update, place),
+    (e) => send(ctx, { "text/plain": `display failed: ${inspectPlain(e)}` }, {}, displayId, update, place),
   );
   ctx?.pending.add(p);
   void p.finally(() => ctx?.pending.delete(p));

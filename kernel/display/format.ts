@@ -72,15 +72,27 @@ export function plotlyBundle(fig: PlotlyFigure, state: FormatState): MimeBundle 
   };
 }
 
-/** The MIME bundle a value displays as. */
-export async function formatValue(x: unknown, state: FormatState): Promise<MimeBundle> {
+/**
+ * The MIME bundle a value displays as: synchronously when its display method is synchronous
+ * (the common case: no reordering of output), else a Promise.
+ */
+export function formatNow(x: unknown, state: FormatState): MimeBundle | Promise<MimeBundle> {
   if (isDisplayable(x)) {
-    const b: MimeBundle = { ...(await x[DISPLAY]()) };
-    if (isPlotlyFigure(b["application/vnd.plotly.v1+json"]) && !("text/html" in b)) Object.assign(b, { ...plotlyBundle(b["application/vnd.plotly.v1+json"] as PlotlyFigure, state), ...b });
-    if (!("text/plain" in b)) b["text/plain"] = inspectPlain(x);
-    return b;
+    const finish = (raw: MimeBundle): MimeBundle => {
+      const b: MimeBundle = { ...raw };
+      if (isPlotlyFigure(b["application/vnd.plotly.v1+json"]) && !("text/html" in b)) Object.assign(b, { ...plotlyBundle(b["application/vnd.plotly.v1+json"] as PlotlyFigure, state), ...b });
+      if (!("text/plain" in b)) b["text/plain"] = inspectPlain(x);
+      return b;
+    };
+    const r = x[DISPLAY]() as MimeBundle | Promise<MimeBundle>;
+    return r && typeof (r as Promise<MimeBundle>).then === "function" ? (r as Promise<MimeBundle>).then(finish) : finish(r as MimeBundle);
   }
   if (isArqueroTable(x)) return tableBundle(x);
   if (isPlotlyFigure(x)) return plotlyBundle(x, state);
   return { "text/plain": inspectPlain(x) };
+}
+
+/** The MIME bundle a value displays as. */
+export async function formatValue(x: unknown, state: FormatState): Promise<MimeBundle> {
+  return formatNow(x, state);
 }

@@ -12,6 +12,9 @@ export type Publish = (msgType: string, content: unknown, parent: Message | unde
 /** Characters of stream output one request may print before the rest is dropped. */
 export const MAX_STREAM_CHARS = Number(process.env.SPARSELAB_MAX_OUTPUT ?? 1_000_000);
 
+/** How long a display still being formatted holds back the outputs made after it. */
+const ORDER_WAIT_MS = 2000;
+
 export class OutputContext {
   private streamed = 0;
   private truncated = false;
@@ -20,6 +23,11 @@ export class OutputContext {
   private flushScheduled = false;
   /** Displays whose bundles are still being computed (async Jupyter.display methods). */
   readonly pending = new Set<Promise<unknown>>();
+  /**
+   * Outputs waiting behind a display still being formatted, in the order the code made them:
+   * `display(fig); console.log("done")` must show the figure first, as a notebook reader expects.
+   */
+  private readonly queue: { ready: boolean; send?: () => void }[] = [];
 
   constructor(readonly parent: Message | undefined, private readonly publishRaw: Publish, readonly silent = false) {}
 
@@ -54,13 +62,51 @@ export class OutputContext {
     const name = this.pendingName;
     this.pendingText = "";
     this.pendingName = undefined;
-    this.publishRaw("stream", { name, text }, this.parent);
+    this.inOrder(() => this.publishRaw("stream", { name, text }, this.parent));
   }
 
   publish(msgType: string, content: unknown, opts?: { buffers?: Uint8Array[]; metadata?: Record<string, unknown> }): void {
     this.flush();
     if (this.silent && msgType !== "comm_open" && msgType !== "comm_msg" && msgType !== "comm_close") return;
-    this.publishRaw(msgType, content, this.parent, opts);
+    // Opening a model is never output and an async display may open one while it is formatted
+    // (its view must find the model): it does not wait. Updates keep their place, since an
+    // Output widget's msg_id update says where the outputs around it belong.
+    if (msgType === "comm_open") return this.publishRaw(msgType, content, this.parent, opts);
+    this.inOrder(() => this.publishRaw(msgType, content, this.parent, opts));
+  }
+
+  /**
+   * Holds a place in the output order for a display whose bundle is not ready yet; call the
+   * returned function with the message when it is. A display slower than ORDER_WAIT_MS stops
+   * holding back what follows it (it then appears where it lands).
+   */
+  reserve(): (msgType: string, content: unknown) => void {
+    this.flush();
+    const slot: { ready: boolean; send?: () => void } = { ready: false };
+    this.queue.push(slot);
+    const timer = setTimeout(() => {
+      const i = this.queue.indexOf(slot);
+      if (i >= 0) this.queue.splice(i, 1), this.drain();
+    }, ORDER_WAIT_MS);
+    timer.unref?.();
+    return (msgType, content) => {
+      clearTimeout(timer);
+      if (this.silent) return;
+      if (!this.queue.includes(slot)) return this.publish(msgType, content);
+      // Sent raw when its turn comes: text printed after the display is already queued behind it.
+      slot.send = () => this.publishRaw(msgType, content, this.parent);
+      slot.ready = true;
+      this.drain();
+    };
+  }
+
+  private inOrder(send: () => void): void {
+    if (this.queue.length === 0) return send();
+    this.queue.push({ ready: true, send });
+  }
+
+  private drain(): void {
+    while (this.queue.length && this.queue[0].ready) this.queue.shift()!.send!();
   }
 
   /** Waits for async displays started in this context. */

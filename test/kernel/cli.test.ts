@@ -35,6 +35,7 @@ test("sparselab run writes the executed notebook and an offline HTML page", { ti
       { cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: "const n: number = 3;\nconsole.log('n is', n);\nn * 2" },
       { cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: "({ data: [{ type: 'bar', x: ['a', 'b'], y: [1, n] }], layout: { title: 'bars' } })" },
       { cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: "const s = new widgets.IntSlider({ value: 4 });\ns.value = 9;\ns" },
+      { cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: "const o = new widgets.Output();\ndisplay(o);\no.capture(() => console.log('inside the widget'));\nconsole.log('in the cell');" },
     ],
   };
   writeFileSync(join(dir, "t.ipynb"), JSON.stringify(nb));
@@ -51,6 +52,14 @@ test("sparselab run writes the executed notebook and an offline HTML page", { ti
   const state = out.metadata.widgets["application/vnd.jupyter.widget-state+json"].state[view.model_id];
   assert.equal(state.model_name, "IntSliderModel");
   assert.equal(state.state.value, 9);
+  // what the Output captured lands in its saved state, as a live front-end would show it
+  const c4 = out.cells[4];
+  assert.deepEqual(c4.outputs.map((o: any) => o.output_type), ["display_data", "stream"], JSON.stringify(c4.outputs));
+  assert.deepEqual(c4.outputs[1].text, ["in the cell\n"]);
+  const oid = c4.outputs[0].data["application/vnd.jupyter.widget-view+json"].model_id;
+  const ostate = out.metadata.widgets["application/vnd.jupyter.widget-state+json"].state[oid];
+  assert.equal(ostate.model_name, "OutputModel");
+  assert.deepEqual(ostate.state.outputs, [{ output_type: "stream", name: "stdout", text: "inside the widget\n" }]);
   assert.equal(out.metadata.kernelspec.name, "sparselab");
   const html = readFileSync(join(dir, "out", "t.html"), "utf8");
   assert.match(html, /<h1>Title<\/h1>/);

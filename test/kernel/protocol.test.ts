@@ -151,6 +151,19 @@ test("display, display handles and update_display_data, rich MIME, clear_output"
   assert.match(r.result?.["text/html"], /Plotly/);
 });
 
+test("outputs keep the order the code made them, an async display included", async () => {
+  const r = await k.client.execute(
+    "console.log('one');\n" +
+      "display({ [Symbol.for('Jupyter.display')]: async () => { await new Promise((r) => setTimeout(r, 40)); return { 'text/plain': 'two (slow)' }; } });\n" +
+      "console.log('three');\ndisplay('four');\nconsole.log('five');",
+  );
+  const seen = r.iopub
+    .filter((m) => m.header.msg_type === "stream" || m.header.msg_type === "display_data")
+    .map((m) => (m.header.msg_type === "stream" ? m.content.text : m.content.data["text/plain"]))
+    .join("|");
+  assert.equal(seen, "one\n|two (slow)|three\n|'four'|five\n");
+});
+
 test("stream routing: output of a callback goes to the request that started it", async () => {
   const r1 = await k.client.execute("setTimeout(() => console.log('late line'), 30);\n'started'");
   const late = new Promise<any>((resolve) => {
