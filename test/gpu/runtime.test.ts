@@ -8,7 +8,7 @@ import { Tensor } from "../../lib/tensor/tensor.js";
 import { SparselabError } from "../../lib/errors.js";
 import { tensorMapArgs, type TensorMapOptions } from "../../lib/backends/cuda/tensor-map.js";
 import { cudaRuntime } from "../../lib/backends/cuda/runtime.js";
-import { devicePtr, emptyCuda, toDevice } from "../../lib/backends/cuda/device-tensor.js";
+import { devicePtr, emptyCuda, toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
 import { gpuSkipReason } from "./gpu-helpers.js";
 
 const skip = gpuSkipReason();
@@ -99,4 +99,180 @@ test("TMA loads boxes into shared memory on an mbarrier (swizzles, ragged edges,
     dev.dispose();
     out.dispose();
   }
+});
+
+// ---- streams, events, async copies, the allocator across streams ----
+
+const TEST_KERNELS = `
+extern "C" __global__ void spin_fill(float* out, unsigned long long n, float value, unsigned long long ns) {
+  if (ns) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < ns);
+  }
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n; i += (unsigned long long)gridDim.x * blockDim.x) out[i] = value;
+}
+extern "C" __global__ void copy_add(const float* in, float* out, unsigned long long n, float add) {
+  for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n; i += (unsigned long long)gridDim.x * blockDim.x) out[i] = in[i] + add;
+}`;
+
+async function streamKit() {
+  const rt = cudaRuntime()!;
+  const { Stream, Event } = await import("../../lib/backends/cuda/stream.js");
+  const spin = rt.fn("runtime_test_kernels", TEST_KERNELS, "spin_fill", 0);
+  const add = rt.fn("runtime_test_kernels", TEST_KERNELS, "copy_add", 0);
+  /** Fills t with v after spinning ms milliseconds (one block when `oneBlock`, so two can overlap). */
+  const fill = (t: Tensor, v: number, ms: number, stream: number, oneBlock = false) =>
+    rt.launch(spin, oneBlock ? [1, 1, 1] : [Math.min(1024, Math.ceil(t.size / 256)), 1, 1], [256, 1, 1], "plfl", [devicePtr(t), t.size, v, Math.round(ms * 1e6)], stream);
+  const copyAdd = (src: Tensor, dst: Tensor, a: number, stream: number) =>
+    rt.launch(add, [Math.min(1024, Math.ceil(src.size / 256)), 1, 1], [256, 1, 1], "pplf", [devicePtr(src), devicePtr(dst), src.size, a], stream);
+  return { rt, Stream, Event, fill, copyAdd };
+}
+
+const allEqual = (a: ArrayLike<number>, v: number) => {
+  for (let i = 0; i < a.length; i++) if (a[i] !== v) return `element ${i} is ${a[i]}, expected ${v}`;
+  return "";
+};
+
+test("a stream orders its work, and awaiting a read leaves the JS thread free", { skip }, async () => {
+  const { rt, Stream, fill } = await streamKit();
+  const s = new Stream();
+  const x = toDevice(new Tensor([1 << 20], "f32", new Float32Array(1 << 20)), { stream: s });
+  fill(x, 7, 150, s.id);
+  assert.equal(s.query(), false, "the stream should still be busy with a 150 ms kernel");
+  let ticks = 0, done = false;
+  const tick = () => { if (!done) { ticks++; setTimeout(tick, 1); } };
+  setTimeout(tick, 1);
+  const host = await toHost(x); // on x's stream: after the fill
+  done = true;
+  assert.equal(allEqual(host.data as Float32Array, 7), "");
+  assert.ok(ticks >= 5, `the event loop ran only ${ticks} timer ticks while a 150 ms kernel was awaited`);
+  assert.equal(s.query(), true);
+  x.dispose();
+  s.dispose();
+  assert.equal(rt.isDeadStream(s.id), true);
+});
+
+test("events order two streams and time work", { skip }, async () => {
+  const { rt, Stream, Event, fill, copyAdd } = await streamKit();
+  const s1 = new Stream(), s2 = new Stream();
+  const n = 300_001;
+  const src = emptyCuda([n], "f32", rt, s1.id);
+  fill(src, 1, 0, s1.id);
+  fill(src, 5, 80, s1.id); // the value s2 must see
+  const e = s1.record();
+  s2.waitEvent(e);
+  const dst = s2.run(() => emptyCuda([n], "f32", rt));
+  copyAdd(src, dst, 1, s2.id);
+  recordStreamOf(src, s2.id);
+  const got = await toHost(dst); // reads on s2
+  assert.equal(allEqual(got.data as Float32Array, 6), "", "s2 ran before the event it waited for");
+  const start = new Event(), end = new Event();
+  start.record(s1);
+  fill(src, 2, 40, s1.id, true);
+  end.record(s1);
+  await end.wait();
+  const ms = start.elapsed(end);
+  assert.ok(ms > 35 && ms < 1000, `a 40 ms kernel timed ${ms} ms`);
+  assert.throws(() => new Event({ timing: false }).elapsed(end), /cuda\.Event\.elapsed: both events need timing/);
+  for (const x of [src, dst]) x.dispose();
+  for (const x of [start, end, e]) x.dispose();
+  s1.dispose();
+  s2.dispose();
+});
+
+function recordStreamOf(t: Tensor, stream: number) {
+  (t.buffer as unknown as { recordStream(s: number): void }).recordStream(stream);
+}
+
+test("kernels on two streams overlap; on the legacy stream they serialise", { skip }, async () => {
+  const { rt, Stream, fill } = await streamKit();
+  const s1 = new Stream(), s2 = new Stream();
+  const a = emptyCuda([256], "f32", rt), b = emptyCuda([256], "f32", rt);
+  const wall = async (sa: number, sb: number) => {
+    rt.sync();
+    const t0 = performance.now();
+    fill(a, 1, 100, sa, true);
+    fill(b, 2, 100, sb, true);
+    await rt.b.syncAsync();
+    return performance.now() - t0;
+  };
+  const serial = await wall(0, 0);
+  const overlapped = await wall(s1.id, s2.id);
+  assert.ok(serial > 190, `two 100 ms kernels on one stream took ${serial} ms`);
+  assert.ok(overlapped < 0.75 * serial, `two streams took ${overlapped} ms against ${serial} ms on one`);
+  a.dispose();
+  b.dispose();
+  s1.dispose();
+  s2.dispose();
+});
+
+test("the caching allocator reuses a block on another stream only after its event", { skip }, async () => {
+  const { rt, Stream, fill } = await streamKit();
+  rt.emptyCache();
+  const s1 = new Stream(), s2 = new Stream();
+  const n = (5.5 * 2 ** 20) / 4; // a bucket no other test uses
+  const a = emptyCuda([n], "f32", rt, s1.id);
+  const pa = devicePtr(a);
+  fill(a, 1, 120, s1.id); // still writing when freed
+  a.dispose();
+  const b = emptyCuda([n], "f32", rt, s2.id);
+  assert.notEqual(devicePtr(b), pa, "a block still in use on s1 was handed to s2");
+  fill(b, 2, 0, s2.id);
+  const c = emptyCuda([n], "f32", rt, s1.id);
+  assert.equal(devicePtr(c), pa, "a block freed on s1 should be reused on s1 at once");
+  c.dispose();
+  await s1.synchronized();
+  const d = emptyCuda([n], "f32", rt, s2.id);
+  assert.equal(devicePtr(d), pa, "once s1's event completed the block should serve s2");
+  await rt.b.syncAsync();
+  assert.equal(allEqual((await toHost(b)).data as Float32Array, 2), "");
+  for (const x of [b, d]) x.dispose();
+  s1.dispose();
+  s2.dispose();
+});
+
+test("recordStream: a block used on a second stream is not overwritten by the next owner", { skip }, async () => {
+  const { rt, Stream, fill } = await streamKit();
+  const { recordStream } = await import("../../lib/backends/cuda/device-tensor.js");
+  const s1 = new Stream(), s2 = new Stream();
+  const n = (3.5 * 2 ** 20) / 4;
+  const x = emptyCuda([n], "f32", rt, 0);
+  fill(x, 1, 100, s2.id); // a late write from s2
+  recordStream(x, s2);
+  x.dispose();
+  const y = emptyCuda([n], "f32", rt, s1.id);
+  fill(y, 2, 0, s1.id);
+  await rt.b.syncAsync(); // everything done: a wrongly shared block would now hold 1s
+  assert.equal(allEqual((await toHost(y)).data as Float32Array, 2), "");
+  y.dispose();
+  s1.dispose();
+  s2.dispose();
+});
+
+test("async copies round-trip through pinned staging (sizes, dtypes, concurrent reads)", { skip }, async () => {
+  const { rt, Stream } = await streamKit();
+  const seed = fresh();
+  const s = new Stream();
+  let st = seed;
+  const rnd = () => ((st = (Math.imul(st, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const hosts: Tensor[] = [];
+  for (const n of [0, 1, 13, 4096, (1 << 20) + 7, 3 << 20]) {
+    hosts.push(new Tensor([n], "f32", Float32Array.from({ length: n }, () => rnd() * 2 - 1)));
+    hosts.push(new Tensor([n], "u8", Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256))));
+  }
+  const devs = hosts.map((h, i) => (i % 2 ? toDevice(h, { stream: s }) : h.to("cuda")));
+  const backs = await Promise.all(devs.map((d, i) => (i % 3 === 0 ? toHost(d, { stream: s }) : d.cpu())));
+  backs.forEach((b, i) => assert.deepEqual(b.data, hosts[i].data, `seed ${seed}: tensor ${i} (${hosts[i].dtype} ${hosts[i].size})`));
+  assert.ok(rt.memory().pinnedStagingBytes >= 0);
+  for (const d of devs) d.dispose();
+  s.dispose();
+  assert.throws(() => s.run(() => 0), /cuda\.Stream\.run: stream \d+ was disposed/);
+  assert.throws(() => toDevice(hosts[2], { stream: s }), /'stream' must be a live stream/);
+});
+
+test("without CUDA, streams and events fail saying why", { skip: skip ? undefined : "CUDA is present here" }, async () => {
+  const { Stream, Event } = await import("../../lib/backends/cuda/stream.js");
+  assert.throws(() => new Stream(), /cuda\.Stream: CUDA is not available/);
+  assert.throws(() => new Event(), /cuda\.Event: CUDA is not available/);
 });

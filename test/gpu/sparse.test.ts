@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as sl from "../../lib/index.js";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import { toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
-import { castCuda, cudaAntidiagScores, cudaBlockPool, cudaCreateBlockMask, cudaDecodeAttention } from "../../lib/backends/cuda/sparse.js";
+import { castCuda, cudaAntidiagScores, cudaBlockMaskOnDevice, cudaBlockPool, cudaCreateBlockMask, cudaDecodeAttention } from "../../lib/backends/cuda/sparse.js";
 import { gpuSkipReason, poison, randomTensor, relErr, widen } from "./gpu-helpers.js";
 
 const skip = gpuSkipReason();
@@ -82,11 +82,40 @@ test("cuda casts f32 <-> bf16 round to nearest even like the host", { skip }, as
   assert.ok(relErr(back, x.data as Float32Array) < 1e-3);
 });
 
-test("cuda createBlockMask equals the host's for undecidable and decidable masks", { skip }, async () => {
-  for (const m of [sl.mask("(q * 7 + kv * 3) % 11 < 5"), sl.masks.causal(), sl.and(sl.masks.slidingWindow(300), sl.mask("(q + kv) % 5 != 0"))]) {
-    const opts = { B: 1, H: 2, qLen: 1000, kvLen: 900, blockSize: [128, 64] as [number, number] };
-    const gpu = await cudaCreateBlockMask(m, opts);
+test("cuda createBlockMask equals the host's arrays exactly (built-ins, tables, b/h-dependent, ragged)", { skip }, async () => {
+  const seed = fresh();
+  const docIds = new Int32Array(1000).map((_, i) => Math.floor(((i * 2654435761) % 7919 + seed % 97) / 800) + Math.floor(i / 300));
+  docIds.sort();
+  const cases: [sl.Mask, { B?: number; H?: number; qLen: number; kvLen: number; blockSize?: number | [number, number] }][] = [
+    [sl.mask("(q * 7 + kv * 3) % 11 < 5"), { H: 2, qLen: 1000, kvLen: 900, blockSize: [128, 64] }],
+    [sl.masks.causal(), { qLen: 1000, kvLen: 1000 }],
+    [sl.masks.slidingWindow(300), { H: 3, qLen: 2049, kvLen: 2049, blockSize: 128 }],
+    [sl.masks.document(docIds), { qLen: 1000, kvLen: 1000, blockSize: [64, 64] }],
+    [sl.and(sl.masks.slidingWindow(300), sl.mask("(q + kv) % 5 != 0")), { qLen: 777, kvLen: 1300, blockSize: [128, 32] }],
+    [sl.mask("(q + 3*h + b) % 4 != 0 and kv <= q + 50"), { B: 2, H: 3, qLen: 300, kvLen: 250, blockSize: [64, 32] }],
+    [sl.mask("kv < 0"), { qLen: 100, kvLen: 100, blockSize: 16 }],
+  ];
+  for (const [m, opts] of cases) {
     const host = sl.createBlockMask(m, opts);
-    assert.deepEqual(Array.from(gpu.toDense().data), Array.from(host.toDense().data), `mask ${m.name}`);
+    poison(...[host.kvIndices.size, host.kvIndices.size, host.kvNumBlocks.size, host.kvNumBlocks.size].map((n) => n * 4));
+    const gpu = await cudaCreateBlockMask(m, opts);
+    for (const f of ["kvNumBlocks", "kvIndices", "fullKvNumBlocks", "fullKvIndices"] as const) {
+      assert.deepEqual(gpu[f].shape, host[f].shape, `seed ${seed}: mask ${m.name} ${f} shape`);
+      assert.deepEqual(Array.from(gpu[f].data), Array.from(host[f].data), `seed ${seed}: mask ${m.name} ${JSON.stringify(opts)} ${f}`);
+    }
   }
+  assert.throws(() => cudaBlockMaskOnDevice(sl.masks.causal(), { qLen: 0, kvLen: 10 }), /argument 'qLen' must be an integer >= 1/);
+});
+
+test("cuda blockMaskOnDevice keeps the arrays on the GPU, queued on the current stream", { skip }, async () => {
+  const { Stream } = await import("../../lib/backends/cuda/stream.js");
+  const s = new Stream();
+  const opts = { H: 4, qLen: 4096, kvLen: 4096, blockSize: 128 };
+  const dbm = s.run(() => cudaBlockMaskOnDevice(sl.masks.slidingWindow(512), opts));
+  assert.equal(dbm.kvIndices.device, "cuda");
+  const back = await dbm.toBlockMask();
+  const host = sl.createBlockMask(sl.masks.slidingWindow(512), opts);
+  assert.deepEqual(Array.from(back.toDense().data), Array.from(host.toDense().data));
+  dbm.dispose();
+  s.dispose();
 });
