@@ -1,10 +1,12 @@
-// bench/gpu/moe: our grouped GEMM on the moe-catalog anchor shape beside torch._grouped_mm measured
-// in the same device call (peer JSON lines in the file named by argv[2]); also top-k routing.
+// bench/gpu/moe: our grouped GEMMs on the moe-catalog anchor shape beside torch._grouped_mm measured
+// in the same device call (peer JSON lines in the file named by argv[2]): equal groups and a
+// ragged split both scripts derive the same way; the wgmma kernel at each N tile and the mma.sync
+// kernel; the GPU permutation and top-k routing; the SwiGLU MoE layer end to end.
 import { readFileSync, existsSync } from "node:fs";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import { fromFloat32 } from "../../lib/tensor/tensor.js";
 import { toDevice } from "../../lib/backends/cuda/device-tensor.js";
-import { cudaGroupedGemm, moeForward, routeSoftmaxTopk } from "../../lib/backends/cuda/moe.js";
+import { groupedGemm, groupedGemmKernel, moeForward, permuteByExpert, routeSoftmaxTopk, wgmmaTileN } from "../../lib/backends/cuda/moe.js";
 import { requireCuda } from "../../lib/backends/cuda/runtime.js";
 
 const rt = requireCuda("bench");
@@ -20,29 +22,57 @@ function rand(n: number, seed: number, dtype: "bf16" | "f32"): Float32Array | Ui
 }
 const x = toDevice(new Tensor([rows, d], "bf16", rand(rows * d, 1, "bf16")));
 const w = toDevice(new Tensor([E, d, f], "bf16", rand(E * d * f, 2, "bf16")));
-const off = new Int32Array(E + 1);
-for (let e = 0; e <= E; e++) off[e] = (e * rows) / E;
-const offsets = new Tensor([E + 1], "i32", off);
+const equal = new Int32Array(E + 1);
+for (let e = 0; e <= E; e++) equal[e] = (e * rows) / E;
+// Ragged split (same integers as peer_moe.py): weights 32 + (37 e mod 64), sizes multiples of 8.
+const ragged = new Int32Array(E + 1);
+{
+  const wt = Array.from({ length: E }, (_, e) => 32 + ((e * 37) % 64));
+  const W = wt.reduce((a, b) => a + b, 0);
+  for (let e = 0; e < E; e++) ragged[e + 1] = ragged[e] + (e === E - 1 ? rows - ragged[e] : 8 * Math.floor(((rows / 8) * wt[e]) / W));
+}
 const flops = 2 * rows * d * f;
-const g = rt.time(() => { void cudaGroupedGemm(x, w, offsets).then((o) => o.dispose()); }, 30, 5);
-process.env.SPARSELAB_CUDA_GEMM_BK = "32";
-const g32 = rt.time(() => { void cudaGroupedGemm(x, w, offsets).then((o) => o.dispose()); }, 30, 5);
-delete process.env.SPARSELAB_CUDA_GEMM_BK;
+// Device offsets, as moeForward passes them: the timing holds the kernel alone.
+const dEqual = toDevice(new Tensor([E + 1], "i32", equal)), dRagged = toDevice(new Tensor([E + 1], "i32", ragged));
+function timeGemm(off: Tensor<"i32">, env: Record<string, string | undefined> = {}) {
+  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  for (const [key, v] of Object.entries(env)) if (v === undefined) delete process.env[key]; else process.env[key] = v;
+  try {
+    // Disposed as soon as queued: the next launch reuses the block in stream order.
+    return rt.time(() => groupedGemm(x, w, off).dispose(), 30, 5).median;
+  } finally {
+    for (const [key, v] of Object.entries(saved)) if (v === undefined) delete process.env[key]; else process.env[key] = v;
+  }
+}
+const kind = groupedGemmKernel(rt);
+const lines: [string, number][] = [];
+const main = timeGemm(dEqual);
+lines.push([`ours (${kind}${kind !== "mma" ? `, BN ${wgmmaTileN(f)}` : ""}), equal`, main]);
+const rag = timeGemm(dRagged);
+lines.push([`ours (${kind}), ragged`, rag]);
+if (kind === "wgmma-tma") for (const bn of ["256", "192", "128"]) lines.push([`ours wgmma TMA BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: bn })]);
+if (kind !== "mma") for (const bn of ["256", "128"]) lines.push([`ours wgmma cp.async BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn })]);
+lines.push([`ours mma.sync, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM: "mma" })]);
+
 const logits = toDevice(new Tensor([T, E], "f32", rand(T * E, 3, "f32") as Float32Array));
 const r = rt.time(() => { void routeSoftmaxTopk(logits, k, true).then((o) => { o.indices.dispose(); o.weights.dispose(); }); }, 30, 5);
+const route = await routeSoftmaxTopk(logits, k, true);
+const perm = rt.time(() => { const p = permuteByExpert(route.indices, E); p.src.dispose(); p.pos.dispose(); p.offsets.dispose(); }, 30, 5);
 
 const peers: { peer: string; ms: number; tflops: number }[] = [];
 if (process.argv[2] && existsSync(process.argv[2]))
   for (const line of readFileSync(process.argv[2], "utf8").split("\n")) if (line.startsWith("{")) peers.push(JSON.parse(line));
 const gm = peers.find((p) => p.peer === "torch._grouped_mm");
+const gmr = peers.find((p) => p.peer === "torch._grouped_mm ragged");
 const dense = peers.find((p) => p.peer === "dense torch.mm");
-console.log(`\n${rt.info.name}: MoE grouped GEMM [${rows}, ${d}] x [${E}, ${d}, ${f}] bf16, equal groups`);
-console.log(`ours grouped GEMM        ${g.median.toFixed(3)} ms  ${(flops / g.median / 1e9).toFixed(0)} TFLOP/s`);
-console.log(`ours, BK 32 variant      ${g32.median.toFixed(3)} ms  ${(flops / g32.median / 1e9).toFixed(0)} TFLOP/s`);
-for (const p of peers) console.log(`${p.peer.padEnd(24)} ${p.ms.toFixed(3)} ms  ${p.tflops.toFixed(0)} TFLOP/s`);
-if (gm) console.log(`ours / torch._grouped_mm throughput ratio: ${(gm.ms / g.median).toFixed(2)} (goal >= 0.8)`);
-if (dense) console.log(`ours / dense torch.mm (same FLOPs):      ${(dense.ms / g.median).toFixed(2)}`);
+console.log(`\n${rt.info.name}: MoE grouped GEMM [${rows}, ${d}] x [${E}, ${d}, ${f}] bf16 (device offsets)`);
+for (const [name, ms] of lines) console.log(`${name.padEnd(32)} ${ms.toFixed(3)} ms  ${(flops / ms / 1e9).toFixed(0)} TFLOP/s`);
+for (const p of peers) console.log(`${p.peer.padEnd(32)} ${p.ms.toFixed(3)} ms  ${p.tflops.toFixed(0)} TFLOP/s`);
+if (gm) console.log(`ours / torch._grouped_mm throughput ratio, equal:  ${(gm.ms / main).toFixed(2)} (goal >= 0.8)`);
+if (gmr) console.log(`ours / torch._grouped_mm throughput ratio, ragged: ${(gmr.ms / rag).toFixed(2)}`);
+if (dense) console.log(`ours / dense torch.mm (same FLOPs):               ${(dense.ms / main).toFixed(2)}`);
 console.log(`top-6 of 64 routing (softmax + top-k), T=${T}: ${(r.median * 1000).toFixed(1)} us`);
+console.log(`permutation by expert on the GPU (rank, scan, scatter), T=${T} k=${k} E=${E}: ${(perm.median * 1000).toFixed(1)} us`);
 
 // The issue's MoE layer shapes (T=4096, d_model 1024, d_ff 2816), whole SwiGLU layer on the GPU.
 for (const [E2, k2] of [[8, 2], [64, 6]]) {
@@ -52,6 +82,7 @@ for (const [E2, k2] of [[8, 2], [64, 6]]) {
   const wts = { router: mk([1, d2, E2], 12), gate: mk([E2, d2, f2], 13), up: mk([E2, d2, f2], 14), down: mk([E2, f2, d2], 15) };
   for (let i = 0; i < 3; i++) (await moeForward(xx, wts, { k: k2 })).output.dispose();
   rt.sync();
+  const whole = rt.time(() => { void moeForward(xx, wts, { k: k2 }).then((o) => o.output.dispose()); }, 10, 2).median;
   const runs: Record<string, number>[] = [];
   for (let i = 0; i < 10; i++) {
     const r2 = await moeForward(xx, wts, { k: k2, timings: true });
@@ -60,5 +91,5 @@ for (const [E2, k2] of [[8, 2], [64, 6]]) {
   }
   const med = (key: string) => runs.map((r2) => r2[key]).sort((a, b) => a - b)[5];
   const expFlops = 3 * 2 * T2 * k2 * d2 * f2;
-  console.log(`MoE layer T=${T2} d=${d2} f=${f2} E=${E2} k=${k2} (bf16, GPU): routing ${med("routing").toFixed(3)} ms, dispatch ${med("dispatch").toFixed(3)} ms, experts ${med("experts").toFixed(3)} ms (${(expFlops / med("experts") / 1e9).toFixed(0)} TFLOP/s), combine ${med("combine").toFixed(3)} ms`);
+  console.log(`MoE layer T=${T2} d=${d2} f=${f2} E=${E2} k=${k2} (bf16, GPU): whole layer ${whole.toFixed(3)} ms (no host sync inside); staged: routing ${med("routing").toFixed(3)} ms, dispatch ${med("dispatch").toFixed(3)} ms, experts ${med("experts").toFixed(3)} ms (${(expFlops / med("experts") / 1e9).toFixed(0)} TFLOP/s), combine ${med("combine").toFixed(3)} ms`);
 }

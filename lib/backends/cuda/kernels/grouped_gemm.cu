@@ -3,16 +3,18 @@
 //
 // What: rows of x [T, K] come grouped by expert (a stable permutation made them contiguous):
 // group g owns rows offsets[g] .. offsets[g+1]; out[rows of g] = x[rows of g] @ w[g], w [G, K, N].
-// The host lists the M tiles of every group (tileGroup[i], tileRow[i]: group and first row), so
-// one launch covers all experts and a tile never straddles two groups (vLLM's padded-alignment
-// idea, without copying the padding).
+// Each block builds the tile map from the offsets on the GPU (gemm_sched.cuh) and takes M tile
+// blockIdx.x, so one launch covers all experts, a tile never straddles two groups (vLLM's
+// padded-alignment idea, without copying the padding), and the offsets never visit the host.
+// The grid is an upper bound, ceil(T / BM) + G tiles: blocks past the real count exit.
 //
 // Tiles: BM 128 x BN 128 x BK 32 or 64 (-DBK), 8 warps as 2 (M) x 4 (N), each warp 64 x 32; a 3-stage cp.async
 // pipeline through swizzled shared memory; A fragments by ldmatrix, B (row-major [K, N]) by
 // ldmatrix.trans. Limits: K and N multiples of 8 (16-byte rows); ragged M, N, K are handled by
 // zero-filled loads and guarded stores.
 //
-// Versions: v1 (this). Next: a Hopper wgmma + TMA version (see bench/RESULTS.md for the gap).
+// Versions: v1 host tile list; v2 (this) tile map on the GPU. Hopper runs grouped_gemm_sm90.cu;
+// this one serves sm_80 / sm_89 and SPARSELAB_CUDA_GEMM=mma.
 
 #define BM 128
 #define BN 128
@@ -24,6 +26,7 @@
 #define THREADS 256
 
 #include "tensor_core.cuh"
+#include "gemm_sched.cuh"
 
 
 // A tile [BM rows][ACH chunks]: with 4 chunks (BK 32), chunk ^ ((row >> 1) & 3) spreads ldmatrix's
@@ -36,15 +39,19 @@ __device__ __forceinline__ int swzB(int row, int ch) { return row * 16 + (ch ^ (
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     grouped_gemm(const elem_t* __restrict__ X, const elem_t* __restrict__ W, elem_t* __restrict__ Out,
-                 const int* __restrict__ offsets, const int* __restrict__ tileGroup, const int* __restrict__ tileRow,
-                 int K, int N) {
+                 const int* __restrict__ offsets, int G, int T, int K, int N) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   elem_t* sA = reinterpret_cast<elem_t*>(smem_raw);  // STAGES x BM x BK
   elem_t* sB = sA + STAGES * BM * BK;               // STAGES x BK x BN
+  int* sOff = reinterpret_cast<int*>(sB + STAGES * BK * BN);  // [G + 1]
+  int* sCum = sOff + G + 1;                                   // [G + 1]
 
-  const int g = tileGroup[blockIdx.x];
-  const int row0 = tileRow[blockIdx.x];
-  const int rowEnd = offsets[g + 1];
+  build_tile_map<BM>(offsets, G, T, sOff, sCum);
+  __syncthreads();
+  if ((int)blockIdx.x >= sCum[G]) return;
+  const int g = tile_group(sCum, G, blockIdx.x);
+  const int row0 = sOff[g] + (blockIdx.x - sCum[g]) * BM;
+  const int rowEnd = sOff[g + 1];
   const int n0 = blockIdx.y * BN;
   const elem_t* gW = W + (size_t)g * K * N;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

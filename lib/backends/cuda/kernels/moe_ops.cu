@@ -3,7 +3,13 @@
 //  route_softmax_topk: logits f32 [T, E] -> softmax over E (f32), top-k per token (k <= 16;
 //    ties -> lower expert index), weights renormalised over the k when NORMALIZE is set. One
 //    warp per token; E up to 1024 (each lane keeps E/32 probabilities in registers).
-//  gather_rows: out[i] = x[src[i]] for rows of `cols` 16-bit elements (the permutation).
+//  gather_rows: out[i] = x[src[i]] for rows of `cols` 16-bit elements (the permutation); a src
+//    outside [0, srcRows) gives a zero row.
+//  perm_rank / perm_scan / perm_scatter: the stable permutation that groups the T*k routing
+//    assignments by expert, on the GPU (no host round trip between routing and the expert GEMMs):
+//    rank within 256-assignment chunks and per-chunk counts, one block that scans the counts into
+//    expert offsets and per-chunk bases, then the scatter into src / pos. An index outside [0, E)
+//    is a dropped assignment: pos -1, no row.
 //  combine_rows: y[t] = sum_j w[t, j] * e[pos[t, j]] (f32 accumulate), rows of 16-bit elements;
 //    pos = -1 marks a dropped assignment, which contributes nothing.
 
@@ -104,12 +110,108 @@ extern "C" __global__ void route_softmax_topk(const float* __restrict__ logits, 
 }
 
 extern "C" __global__ void gather_rows(const elem_t* __restrict__ x, const int* __restrict__ src, elem_t* __restrict__ out,
-                                       int rows, int cols) {
+                                       int rows, int cols, int srcRows) {
   const int r = blockIdx.x;
   if (r >= rows) return;
-  const uint4* s = reinterpret_cast<const uint4*>(x + (size_t)src[r] * cols);
+  const int from = src[r];
   uint4* d = reinterpret_cast<uint4*>(out + (size_t)r * cols);
+  if (from < 0 || from >= srcRows) {
+    for (int c = threadIdx.x; c < cols / 8; c += blockDim.x) d[c] = make_uint4(0, 0, 0, 0);
+    return;
+  }
+  const uint4* s = reinterpret_cast<const uint4*>(x + (size_t)from * cols);
   for (int c = threadIdx.x; c < cols / 8; c += blockDim.x) d[c] = s[c];
+}
+
+#define PERM_CHUNK 256
+#define PERM_SCAN_THREADS 1024
+
+// Block b takes assignments b*256 ..: rank[i] = earlier assignments of the same expert in the
+// chunk; counts[b][e] = the chunk's assignments to e. 256 threads.
+extern "C" __global__ void perm_rank(const int* __restrict__ idx, int n, int E, int* __restrict__ rank,
+                                     int* __restrict__ counts) {
+  __shared__ int ex[PERM_CHUNK];
+  const int i = blockIdx.x * PERM_CHUNK + threadIdx.x;
+  int e = i < n ? idx[i] : -1;
+  if (e >= E) e = -1;
+  ex[threadIdx.x] = e;
+  int* row = counts + (size_t)blockIdx.x * E;
+  for (int x = threadIdx.x; x < E; x += PERM_CHUNK) row[x] = 0;
+  __syncthreads();
+  if (e < 0) return;
+  int before = 0, after = 0;
+  for (int j = 0; j < PERM_CHUNK; j++) {
+    const int f = ex[j];
+    before += (f == e) & (j < (int)threadIdx.x);
+    after += (f == e) & (j > (int)threadIdx.x);
+  }
+  if (i < n) rank[i] = before;
+  if (after == 0) row[e] = before + 1;  // the chunk's last assignment to e writes the count
+}
+
+// One block of 1024 threads: thread (s, e) sums a slice of the chunks for expert e; then the
+// slices and the experts are scanned, giving offsets [E + 1] and base[c][e] = the first permuted
+// row of chunk c's assignments to e. E <= 1024.
+extern "C" __global__ void __launch_bounds__(PERM_SCAN_THREADS) perm_scan(int* __restrict__ counts, int chunks, int E,
+                                                                        int* __restrict__ offsets) {
+  __shared__ int part[PERM_SCAN_THREADS];
+  __shared__ int total[PERM_SCAN_THREADS + 1];
+  const int slices = PERM_SCAN_THREADS / E;  // >= 1
+  const int e = threadIdx.x % E, s = threadIdx.x / E;
+  const bool active = s < slices;
+  const int per = (chunks + slices - 1) / slices;
+  const int c0 = min(chunks, s * per), c1 = min(chunks, c0 + per);
+  int sum = 0;
+  if (active)
+#pragma unroll 8
+    for (int c = c0; c < c1; c++) sum += counts[(size_t)c * E + e];
+  part[threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.x < E) {  // slice bases (exclusive), expert totals
+    int run = 0;
+    for (int t = 0; t < slices; t++) {
+      const int v = part[t * E + threadIdx.x];
+      part[t * E + threadIdx.x] = run;
+      run += v;
+    }
+    total[threadIdx.x] = run;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {  // expert offsets: E <= 1024 adds, once per call
+    int run = 0;
+    for (int x = 0; x < E; x++) {
+      const int v = total[x];
+      total[x] = run;
+      run += v;
+    }
+    total[E] = run;
+  }
+  __syncthreads();
+  for (int x = threadIdx.x; x <= E; x += PERM_SCAN_THREADS) offsets[x] = total[x];
+  if (active) {
+    int run = total[e] + part[threadIdx.x];
+    for (int c = c0; c < c1; c++) {
+      const int v = counts[(size_t)c * E + e];
+      counts[(size_t)c * E + e] = run;  // now the chunk's base for e
+      run += v;
+    }
+  }
+}
+
+// pos[i] = base[chunk][e] + rank[i], src[pos[i]] = i / k (the token).
+extern "C" __global__ void perm_scatter(const int* __restrict__ idx, const int* __restrict__ rank,
+                                        const int* __restrict__ base, int n, int E, int k, int* __restrict__ src,
+                                        int* __restrict__ pos) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int e = idx[i];
+  if (e < 0 || e >= E) {
+    pos[i] = -1;
+    return;
+  }
+  const int p = base[(size_t)(i / PERM_CHUNK) * E + e] + rank[i];
+  pos[i] = p;
+  src[p] = i / k;
 }
 
 extern "C" __global__ void combine_rows(const elem_t* __restrict__ e, const int* __restrict__ pos,

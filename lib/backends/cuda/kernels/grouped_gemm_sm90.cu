@@ -1,0 +1,221 @@
+// grouped_gemm_sm90.cu: the MoE expert GEMM for Hopper (sm_90a): wgmma from 128-byte-swizzled
+// shared memory, a warp-specialised load pipeline on mbarriers, a persistent tile scheduler.
+//
+// What: as grouped_gemm.cu: group g owns rows off[g] .. off[g+1] of x [T, K]; out[rows of g] =
+// x[rows of g] @ w[g], w [G, K, N] row-major, bf16/f16 in, f32 accumulation, out in the input
+// dtype. The offsets stay on the GPU: every block builds the tile map itself (gemm_sched.cuh),
+// so the permutation kernels feed this launch without a host round trip.
+//
+// Shape: 384 threads. Warpgroup 0 loads: with USE_TMA one thread issues cp.async.bulk.tensor
+// copies (A [T, K] as a 2-D map with 128 x 64 boxes, w [G, K, N] as a 3-D map with 64 x 64 boxes,
+// both 128-byte swizzled; out-of-bounds parts arrive as zeros, rows of the next group are loaded
+// but never stored); without it all 128 threads issue cp.async (zero-filling rows past the group's
+// end and columns past N or K). Warpgroups 1 and 2 each own 64 rows of a 128 x BN tile and run
+// wgmma m64nBNk16 with A K-major and B N-major (imm-trans-b) straight from shared memory.
+// STAGES buffers of [A 128 x 64 | B 64 x BN]; full/empty mbarriers per stage. setmaxnreg moves
+// registers from the loaders (40) to the accumulating warpgroups (232).
+//
+// Persistent: gridDim.x blocks walk work items blockIdx.x, +gridDim.x, ...; item i is M tile
+// i / nTilesN, N tile i % nTilesN, so blocks running at once share A rows and one or two
+// experts' weights in L2, and a small expert costs only its own tiles.
+//
+// Why a lagged "full" arrive (cp.async only; TMA completes the barrier by transaction bytes): cp.async writes go through the generic proxy and wgmma reads
+// through the async proxy, so each loading thread waits for its own copies
+// (cp.async.wait_group), fences the proxies, and only then arrives; LAG stages stay in flight.
+// LAG <= STAGES - 2 because the consumers release stage it - 2 before waiting on stage it.
+//
+// Smem layouts (128-byte swizzle: 16-byte chunk c of a 128-byte row r lands at chunk c ^ (r & 7)):
+//   A: row r (0..127) of 64 K-elements at r * 128; a consumer's 64 rows start 8 KB apart.
+//      Descriptor K-major: SBO 1024 (8 rows), k16 step = +32 bytes.
+//   B: BN / 64 column blocks of [64 K-rows][64 N-elements], 8 KB each; row k at k * 128.
+//      Descriptor N-major: LBO 8192 (next 64 columns), SBO 1024 (next 8 K-rows), k16 step = +2 KB.
+//
+// Versions: v1 cp.async producers, register epilogue; v2 (this) adds the TMA producer (USE_TMA).
+
+#ifndef BN
+#define BN 256
+#endif
+#ifndef STAGES
+#define STAGES 4
+#endif
+#define BM 128
+#define BK 64
+#define LAG (STAGES - 2)
+#define A_BYTES (BM * BK * 2)
+#define B_BYTES (BK * BN * 2)
+#define STAGE_BYTES (A_BYTES + B_BYTES)
+// B descriptor strides: next 64 columns, next 8 K-rows (overridable only to diagnose layouts).
+#ifndef B_LBO
+#define B_LBO (BK * 128)
+#endif
+#ifndef B_SBO
+#define B_SBO 1024
+#endif
+#define LOAD_REGS 40
+#define MMA_REGS 232
+
+#include "tensor_core.cuh"
+#include "wgmma_ops.cuh"
+#include "gemm_sched.cuh"
+
+#ifdef USE_TMA
+// The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
+struct __align__(64) TmaDescriptor {
+  unsigned long long opaque[16];
+};
+#define LOAD_PARAMS const __grid_constant__ TmaDescriptor mapA, const __grid_constant__ TmaDescriptor mapB
+#define FULL_ARRIVALS 1
+#else
+#define LOAD_PARAMS const elem_t* __restrict__ X, const elem_t* __restrict__ W
+#define FULL_ARRIVALS 128
+#endif
+
+#if BN == 256
+#define WGMMA wgmma_n256
+#elif BN == 192
+#define WGMMA wgmma_n192
+#elif BN == 128
+#define WGMMA wgmma_n128
+#else
+#error "BN must be 128, 192 or 256"
+#endif
+
+extern "C" __global__ void __launch_bounds__(384, 1)
+    grouped_gemm_sm90(LOAD_PARAMS, elem_t* __restrict__ Out,
+                      const int* __restrict__ offsets, int G, int T, int K, int N) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __shared__ __align__(8) u64 bars[2 * STAGES];  // full[0..S), empty[S..2S)
+  const unsigned raw = smem_u32(smem_raw);
+  const unsigned base = (raw + 1023u) & ~1023u;
+  int* sOff = reinterpret_cast<int*>(smem_raw + (base - raw) + STAGES * STAGE_BYTES);
+  int* sCum = sOff + G + 1;
+  const unsigned fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(fullBar + 8 * s, FULL_ARRIVALS);  // the TMA thread, or every cp.async thread once its copies landed
+      mbar_init(emptyBar + 8 * s, 256);  // every accumulating thread, after its wgmmas read it
+    }
+    mbar_init_fence();
+  }
+  build_tile_map<BM>(offsets, G, T, sOff, sCum);
+  __syncthreads();
+
+  const int nTilesN = (N + BN - 1) / BN;
+  const int total = sCum[G] * nTilesN;
+  const int kTiles = (K + BK - 1) / BK;
+
+  if (threadIdx.x < 128) {
+    regs_dec<LOAD_REGS>();
+#ifdef USE_TMA
+    if (threadIdx.x == 0) {
+      asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(&mapA)) : "memory");
+      asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(&mapB)) : "memory");
+      int it = 0;
+      for (int item = blockIdx.x; item < total; item += gridDim.x) {
+        const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
+        const int g = tile_group(sCum, G, mt);
+        const int row0 = sOff[g] + (mt - sCum[g]) * BM;
+        for (int kt = 0; kt < kTiles; kt++, it++) {
+          const int s = it % STAGES;
+          mbar_wait(emptyBar + 8 * s, ((it / STAGES) & 1) ^ 1);
+          const unsigned bar = fullBar + 8 * s, sA = base + s * STAGE_BYTES, sB = sA + A_BYTES;
+          asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(STAGE_BYTES) : "memory");
+          asm volatile(
+              "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(sA),
+              "l"(reinterpret_cast<u64>(&mapA)), "r"(kt * BK), "r"(row0), "r"(bar)
+              : "memory");
+#pragma unroll
+          for (int j = 0; j < BN / 64; j++)
+            asm volatile(
+                "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];" ::"r"(
+                    sB + j * (BK * 128)),
+                "l"(reinterpret_cast<u64>(&mapB)), "r"(n0 + j * 64), "r"(kt * BK), "r"(g), "r"(bar)
+                : "memory");
+        }
+      }
+    }
+#else
+    const int tid = threadIdx.x;
+    int it = 0;
+    for (int item = blockIdx.x; item < total; item += gridDim.x) {
+      const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
+      const int g = tile_group(sCum, G, mt);
+      const int row0 = sOff[g] + (mt - sCum[g]) * BM, rowEnd = sOff[g + 1];
+      const elem_t* gW = W + (size_t)g * K * N;
+      for (int kt = 0; kt < kTiles; kt++, it++) {
+        const int s = it % STAGES;
+        mbar_wait(emptyBar + 8 * s, ((it / STAGES) & 1) ^ 1);
+        const unsigned sA = base + s * STAGE_BYTES, sB = sA + A_BYTES;
+        const int k0 = kt * BK;
+        {  // A: 128 rows x 8 chunks; 8 threads per row.
+          const int c = tid & 7, gk = k0 + c * 8;
+#pragma unroll 2
+          for (int i = 0; i < 8; i++) {
+            const int r = (tid >> 3) + i * 16, gr = row0 + r;
+            const bool ok = gr < rowEnd && gk < K;
+            cp_async16_s(sA + r * 128 + ((c ^ (r & 7)) << 4), ok ? X + (size_t)gr * K + gk : X, ok);
+          }
+        }
+        // B: 64 K-rows x BN/8 chunks.
+#pragma unroll 2
+        for (int i = 0; i < (BK * BN / 8) / 128; i++) {
+          const int q = tid + i * 128, r = q / (BN / 8), ch = q % (BN / 8);
+          const int gk = k0 + r, gn = n0 + ch * 8;
+          const bool ok = gk < K && gn < N;
+          cp_async16_s(sB + (ch >> 3) * (BK * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4),
+                       ok ? gW + (size_t)gk * N + gn : W, ok);
+        }
+        cp_async_commit();
+        if (it >= LAG) {
+          cp_async_wait<LAG>();
+          fence_proxy_async();
+          mbar_arrive(fullBar + 8 * ((it - LAG) % STAGES));
+        }
+      }
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    for (int j = it - LAG < 0 ? 0 : it - LAG; j < it; j++) mbar_arrive(fullBar + 8 * (j % STAGES));
+#endif
+  } else {
+    regs_inc<MMA_REGS>();
+    const int cw = threadIdx.x / 128 - 1;  // which 64 rows of the tile
+    const int warpIn = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
+    float acc[BN / 2];
+    int it = 0;
+    for (int item = blockIdx.x; item < total; item += gridDim.x) {
+      const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
+      const int g = tile_group(sCum, G, mt);
+      const int row0 = sOff[g] + (mt - sCum[g]) * BM, rowEnd = sOff[g + 1];
+      for (int kt = 0; kt < kTiles; kt++, it++) {
+        const int s = it % STAGES;
+        mbar_wait(fullBar + 8 * s, (it / STAGES) & 1);
+        const unsigned sA = base + s * STAGE_BYTES + cw * (64 * 128), sB = base + s * STAGE_BYTES + A_BYTES;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++)
+          WGMMA(acc, desc_sw128(sA + kk * 32, 16, 1024), desc_sw128(sB + kk * 2048, B_LBO, B_SBO), kt > 0 || kk > 0);
+        wgmma_commit();
+        wgmma_wait<1>();
+        if (kt > 0) mbar_arrive(emptyBar + 8 * ((it - 1) % STAGES));
+      }
+      wgmma_wait<0>();
+#pragma unroll
+      for (int i = 0; i < BN / 2; i++) reg_fence(acc[i]);
+      if (kTiles > 0) mbar_arrive(emptyBar + 8 * ((it - 1) % STAGES));
+
+      // Accumulator layout of m64nN: warp w holds rows 16w + lane/4 (+8); register 4j + {0,1}
+      // is columns 8j + 2 (lane % 4) + {0,1} of the first row, 4j + {2,3} of the second.
+      const int ra = row0 + cw * 64 + warpIn * 16 + lane / 4, rb = ra + 8;
+#pragma unroll
+      for (int j = 0; j < BN / 8; j++) {
+        const int col = n0 + j * 8 + (lane % 4) * 2;
+        if (col < N) {
+          if (ra < rowEnd) *reinterpret_cast<u32*>(Out + (size_t)ra * N + col) = pack2(acc[4 * j], acc[4 * j + 1]);
+          if (rb < rowEnd) *reinterpret_cast<u32*>(Out + (size_t)rb * N + col) = pack2(acc[4 * j + 2], acc[4 * j + 3]);
+        }
+      }
+    }
+  }
+}
