@@ -7,12 +7,14 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/sl-gpu}; mkdir -p "$OUT"
 G=${GPU_DIR:-.gpu}
+# The runtime looks for the shim in build/ or .gpu/; point it at this bundle's copy.
+export SPARSELAB_CUDA_ADDON=${SPARSELAB_CUDA_ADDON:-$PWD/$G/sparselab_cuda.node}
 xz -dc "$G/node.xz" > /usr/local/bin/node && chmod +x /usr/local/bin/node
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader | tee "$OUT/gpu.txt"
 export SPARSELAB_CACHE_DIR=/tmp/sl-cache
 SPARSELAB_DEBUG=1 node --test "$G/attention.test.mjs" > "$OUT/tests.txt" 2>&1
 grep -E "^# (tests|pass|fail)|^not ok|registers" "$OUT/tests.txt" | sort | uniq -c | head -40
-timeout 300 compute-sanitizer --tool memcheck --target-processes all node --test-name-pattern="wgmma\]: (dense GQA 4:1|causal, kv block 256|document mask via a table, 128|per-head)" "$G/attention.test.mjs" > "$OUT/memcheck.txt" 2>&1
+timeout 300 compute-sanitizer --tool memcheck --target-processes all node --test-name-pattern="wgmma (tma|tma pingpong|cp.async)\]: (dense GQA 4:1|causal, kv block 256|document mask via a table, 128|per-head)" "$G/attention.test.mjs" > "$OUT/memcheck.txt" 2>&1
 echo "memcheck exit $?"; grep -E "ERROR SUMMARY|^# (pass|fail)" "$OUT/memcheck.txt"
 for f in "$SPARSELAB_CACHE_DIR"/cuda/attention_sm90_*.cubin; do
   echo "$(basename "$f"): HGMMA $(cuobjdump -sass "$f" | grep -c HGMMA), LDL/STL $(cuobjdump -sass "$f" | grep -cE 'LDL|STL')"

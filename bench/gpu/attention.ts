@@ -72,6 +72,22 @@ if (peerFile && existsSync(peerFile))
   }
 
 const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "ours/SDPA", "ours/Flex"]];
+// Kernel variants timed beside the default on the S = 16384 shapes (on Hopper the default is the
+// TMA kernel): the warp-group ping-pong, the cp.async kernel, and the mma.sync kernel that
+// sm_80 / sm_89 run.
+const VARIANTS: [string, Record<string, string>][] = [
+  ["tma pingpong", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }],
+  ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }],
+  ["mma.sync kernel", { SPARSELAB_CUDA_ATTN_KERNEL: "mma" }],
+];
+function timeWith(env: Record<string, string>, fn: () => void): number {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  try {
+    return rt.time(fn, 30, 5).median;
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+}
 function row(label: string, S: number, D: number, kind: string, ms: number, flops: number | undefined) {
   const sd = peer.get(`sdpa:${S}:${D}:${kind}`), fx = peer.get(`flex:${S}:${D}:${kind}`);
   // Ratios are speed-ups: peer time / our time (> 1 means we are faster).
@@ -82,30 +98,12 @@ function row(label: string, S: number, D: number, kind: string, ms: number, flop
 for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
   const q = toDevice(randn([1, H, S, D], 1)), k = toDevice(randn([1, H, S, D], 2)), v = toDevice(randn([1, H, S, D], 3));
   const scale = 1 / Math.sqrt(D);
-  const dense = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
-  row(`S=${S} D=${D} dense`, S, D, "dense", dense.median, 4 * H * S * S * D);
-  if (process.env.BENCH_VARIANTS) {
-    process.env.SPARSELAB_CUDA_ATTN_WARPS = "8";
-    const d8 = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
-    row(`S=${S} D=${D} dense, 8 warps`, S, D, "dense", d8.median, 4 * H * S * S * D);
-    delete process.env.SPARSELAB_CUDA_ATTN_WARPS;
-    for (const mb of ["2", "3"]) {
-      process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS = mb;
-      const dm = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
-      row(`S=${S} D=${D} dense, min ${mb} CTAs/SM`, S, D, "dense", dm.median, 4 * H * S * S * D);
-      delete process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS;
-    }
-  }
-  if (S === 16384 && D === 128) {
-    // The same call forced onto the mma.sync kernel (the sm_80/sm_89 path), for the Hopper gain.
-    process.env.SPARSELAB_CUDA_ATTN_KERNEL = "mma";
-    const dm = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false }).then((r) => r.output.dispose()); }, 30, 5);
-    delete process.env.SPARSELAB_CUDA_ATTN_KERNEL;
-    row(`S=${S} D=${D} dense, mma.sync kernel`, S, D, "dense", dm.median, 4 * H * S * S * D);
-  }
+  const run = (bm?: BlockMaskFields) => () => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: bm }).then((r) => r.output.dispose()); };
   const cm = bandMask(S, 128, undefined);
-  const causal = rt.time(() => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: cm }).then((r) => r.output.dispose()); }, 30, 5);
-  row(`S=${S} D=${D} causal`, S, D, "causal", causal.median, 2 * H * S * S * D);
+  for (const [kind, bm, flops] of [["dense", undefined, 4 * H * S * S * D], ["causal", cm, 2 * H * S * S * D]] as const) {
+    row(`S=${S} D=${D} ${kind}`, S, D, kind, timeWith({}, run(bm)), flops);
+    if (S === 16384) for (const [name, env] of VARIANTS) row(`S=${S} D=${D} ${kind}, ${name}`, S, D, kind, timeWith(env, run(bm)), flops);
+  }
   q.dispose(); k.dispose(); v.dispose();
 }
 {
@@ -116,17 +114,9 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const t0 = performance.now();
     const bm = sl.createBlockMask(sl.masks.slidingWindow(w), { H, qLen: S, kvLen: S, blockSize: 128 });
     const tMask = performance.now() - t0;
-    const r = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); }, 30, 5);
-    row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, r.median, undefined);
-    process.env.SPARSELAB_CUDA_ATTN_KERNEL = "mma";
-    const rm = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); }, 30, 5);
-    delete process.env.SPARSELAB_CUDA_ATTN_KERNEL;
-    row(`S=${S} D=${D} window ${w}, mma.sync kernel`, S, D, `window${w}`, rm.median, undefined);
-    // The same attention through a block mask with 64-key blocks (the mma.sync kernel takes
-    // those): fewer masked-out sub-tiles.
-    const bm64 = sl.createBlockMask(sl.masks.slidingWindow(w), { qLen: S, kvLen: S, blockSize: [128, 64] });
-    const r64 = rt.time(() => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm64 }).then((x) => x.output.dispose()); }, 30, 5);
-    row(`S=${S} D=${D} window ${w}, 128x64 blocks`, S, D, `window${w}`, r64.median, undefined);
+    const run = () => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); };
+    row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, timeWith({}, run), undefined);
+    for (const [name, env] of VARIANTS) row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, timeWith(env, run), undefined);
     const pcm = peer.get(`flex:${S}:${D}:create_block_mask_window${w}`);
     rows.push([`  sl.createBlockMask window ${w}, H=16 (host)`, tMask.toFixed(3), "-", "-", pcm?.toFixed(3) ?? "-", "-", pcm ? (pcm / tMask).toFixed(0) : "-"]);
   }

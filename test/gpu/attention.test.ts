@@ -80,18 +80,23 @@ const cases: Case[] = [
 ];
 
 const rt = cudaRuntime();
-type Kernel = "auto" | "mma" | "sequential";
+// On Hopper: "auto" is the TMA kernel (attention_hopper_tma.cu), "cp.async" and "sequential"
+// the cp.async kernel (attention_hopper.cu) with and without its overlapped schedule, "mma" the
+// mma.sync kernel every other GPU runs.
+type Kernel = "auto" | "pingpong" | "cp.async" | "sequential" | "mma";
 const runs: { c: Case; kernel: Kernel }[] = [];
 for (const c of cases) {
   const bmShape = c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined;
   const hopper = rt !== undefined && useHopper(rt.info.major, c.D, bmShape as never);
   runs.push({ c, kernel: "auto" });
-  if (hopper) runs.push({ c, kernel: "sequential" }, { c, kernel: "mma" });
+  if (hopper) runs.push({ c, kernel: "pingpong" }, { c, kernel: "cp.async" }, { c, kernel: "sequential" }, { c, kernel: "mma" });
 }
-const ENV: Record<Kernel, [string, string] | undefined> = {
-  auto: undefined,
-  mma: ["SPARSELAB_CUDA_ATTN_KERNEL", "mma"],
-  sequential: ["SPARSELAB_CUDA_ATTN_OVERLAP", "0"],
+const ENV: Record<Kernel, Record<string, string>> = {
+  auto: {},
+  pingpong: { SPARSELAB_CUDA_ATTN_PINGPONG: "1" },
+  "cp.async": { SPARSELAB_CUDA_ATTN_TMA: "0" },
+  sequential: { SPARSELAB_CUDA_ATTN_TMA: "0", SPARSELAB_CUDA_ATTN_OVERLAP: "0" },
+  mma: { SPARSELAB_CUDA_ATTN_KERNEL: "mma" },
 };
 
 test("cuda attention: compute capability 9.x takes the wgmma kernel for D 64/128 and 128-blocks", { skip }, () => {
@@ -104,10 +109,11 @@ test("cuda attention: compute capability 9.x takes the wgmma kernel for D 64/128
 });
 
 for (const { c, kernel } of runs) {
-  const kname = kernel === "mma" ? "mma.sync (forced)" : kernel === "sequential" ? "wgmma, no overlap" : rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never) ? "wgmma" : "mma.sync";
+  const hopper = rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never);
+  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: "wgmma tma pingpong", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
   test(`cuda attention [${kname}]: ${c.name}`, { skip }, async () => {
-    const env = ENV[kernel];
-    if (env) process.env[env[0]] = env[1];
+    const env = Object.entries(ENV[kernel]);
+    for (const [name, value] of env) process.env[name] = value;
     const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
     const q = randomTensor([c.B, c.Hq, c.Sq, c.D], c.dtype, seed, 2);
     const k = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 1, 2);
@@ -119,7 +125,7 @@ for (const { c, kernel } of runs) {
     try {
       res = await cudaAttention({ q: toDevice(q), k: toDevice(k), v: toDevice(vv), blockMask: bm, scoreMod: c.scoreMod, scale, returnLse: true });
     } finally {
-      if (env) delete process.env[env[0]];
+      for (const [name] of env) delete process.env[name];
     }
     const out = widen(await toHost(res.output));
     const lse = await res.lse!.toTypedArray();

@@ -58,10 +58,12 @@ export function attentionDefines(o: {
 const HOPPER_BLOCK = 128;
 
 /**
- * Whether attention_hopper.cu (wgmma, sm_90a) runs this call: compute capability 9.x, head dim 64
- * or 128, and block-mask blocks that are whole multiples of its 128 x 128 tile. Everything else
- * (sm_80/sm_89, other head dims, 64-wide mask blocks) runs the mma.sync kernel. The environment
- * variable SPARSELAB_CUDA_ATTN_KERNEL=mma forces the mma.sync kernel (for comparisons).
+ * Whether a Hopper kernel (wgmma, sm_90a) runs this call: compute capability 9.x, head dim 64
+ * or 128, and block-mask blocks that are whole multiples of its 128 x 128 tile. It is
+ * attention_hopper_tma.cu (TMA copies from a producer warp) when the driver encodes tensor maps,
+ * else attention_hopper.cu (cp.async). Everything else (sm_80/sm_89, other head dims, 64-wide
+ * mask blocks) runs the mma.sync kernel, attention.cu. SPARSELAB_CUDA_ATTN_KERNEL=mma forces
+ * the mma.sync kernel (for comparisons).
  */
 export function useHopper(major: number, D: number, bm: BlockMaskFields | undefined): boolean {
   if (major !== 9 || process.env.SPARSELAB_CUDA_ATTN_KERNEL === "mma") return false;
@@ -83,29 +85,45 @@ function launchHopper(
   const { q, k, v, blockMask: bm, scale, returnLse } = args;
   const [B, Hq, Sq, D] = q.shape;
   const [, Hkv, Skv] = k.shape;
-  // SPARSELAB_CUDA_ATTN_OVERLAP=0 selects the one-tile-at-a-time schedule (for comparisons).
-  const overlap = process.env.SPARSELAB_CUDA_ATTN_OVERLAP !== "0";
+  // The TMA kernel (producer warp + mbarriers) when the driver can encode tensor maps;
+  // SPARSELAB_CUDA_ATTN_TMA=0 selects the cp.async kernel, SPARSELAB_CUDA_ATTN_OVERLAP=0 its
+  // one-tile-at-a-time schedule (both for comparisons and as fallbacks).
+  const tma = rt.info.tensorMaps && process.env.SPARSELAB_CUDA_ATTN_TMA !== "0";
+  const overlap = tma || process.env.SPARSELAB_CUDA_ATTN_OVERLAP !== "0";
   const defines = [
     ...attentionDefines({ D, warps: 8, dtype: q.dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }),
     `#define OVERLAP ${overlap ? 1 : 0}`,
+    // Warp-group ping-pong of the TMA kernel (SPARSELAB_CUDA_ATTN_PINGPONG=0/1).
+    `#define PINGPONG ${process.env.SPARSELAB_CUDA_ATTN_PINGPONG === "1" ? 1 : 0}`,
   ];
-  const key = "hopper\n" + defines.join("\n");
+  const file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
+  const key = `${file}\n${defines.join("\n")}`;
   let fn = fnMemo.get(key);
   if (!fn) {
-    const source = `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource("attention_hopper.cu")}`;
-    fn = rt.fn(`attention_sm90_d${D}_${q.dtype}`, source, "attention_fwd_sm90", hopperSmem(D, overlap));
+    const source = `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource(file)}`;
+    fn = rt.fn(`attention_sm90${tma ? "_tma" : ""}_d${D}_${q.dtype}`, source, tma ? "attention_fwd_sm90_tma" : "attention_fwd_sm90", hopperSmem(D, overlap));
     fnMemo.set(key, fn);
   }
   const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
   const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
   const m = maskArgs(bm, gen, maskProgram, Math.ceil(Sq / HOPPER_BLOCK));
+  // TMA views: [heads, rows, D] with boxes of 128 rows x 64 columns (one 128-byte swizzle atom
+  // wide), so a tile past a head's last row reads zeros instead of the next head.
+  const view = (t: Tensor, rows: number, heads: number) =>
+    rt.tensorMap({
+      dtype: q.dtype as "bf16" | "f16", globalAddress: devicePtr(t), globalDims: [D, rows, heads],
+      globalStridesBytes: [D * 2, rows * D * 2], boxDims: [64, HOPPER_BLOCK, 1], swizzle: 128,
+    });
+  const inputs = tma
+    ? { spec: "mmm", args: [view(q, Sq, B * Hq), view(k, Skv, B * Hkv), view(v, Skv, B * Hkv)] }
+    : { spec: "ppp", args: [devicePtr(q), devicePtr(k), devicePtr(v)] };
   rt.launch(
     fn,
     [Math.ceil(Sq / HOPPER_BLOCK), Hq, B],
-    [256, 1, 1],
-    "ppppp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
+    [tma ? 384 : 256, 1, 1],
+    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
     [
-      devicePtr(q), devicePtr(k), devicePtr(v), devicePtr(o), lse ? devicePtr(lse) : 0,
+      ...inputs.args, devicePtr(o), lse ? devicePtr(lse) : 0,
       m.kvNum, m.kvIdx, m.fullNum, m.fullIdx,
       Hq, Hkv, Sq, Skv, m.bmB, m.bmH, m.qBlocks, m.kvBlocks, bm ? bm.qBlockSize : HOPPER_BLOCK, bm ? bm.kvBlockSize : HOPPER_BLOCK,
       scale,

@@ -43,7 +43,8 @@ attention("attention sink + softcap", 64, 4, "bf16", sl.masks.sink(4, 128), sl.s
 function hopper(name: string, D: number, dtype: string, mask?: Mask, mod?: ScoreMod, overlap = 1) {
   const gen = toCuda([mask?.program, mod?.program]);
   const defs = [...attentionDefines({ D, warps: 8, dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), `#define OVERLAP ${overlap}`];
-  variants.push({ name, source: `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${kernel("attention_hopper.cu")}`, archs: ["sm_90a"] });
+  for (const file of overlap ? ["attention_hopper.cu", "attention_hopper_tma.cu"] : ["attention_hopper.cu"])
+    variants.push({ name: `${name} (${file})`, source: `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${kernel(file)}`, archs: ["sm_90a"] });
 }
 for (const D of [64, 128]) for (const dtype of ["bf16", "f16"]) hopper(`attention_hopper D${D} ${dtype}`, D, dtype);
 hopper("attention_hopper sliding window", 128, "bf16", sl.masks.slidingWindow(256));

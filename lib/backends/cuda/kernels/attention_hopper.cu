@@ -28,26 +28,9 @@
 #define TABLE_ARGS
 #endif
 
-#include "hopper_wgmma.cuh"
+#include "attention_hopper_common.cuh"
 
-#define BLOCK_M 128
-#define BLOCK_N 128
-#define THREADS 256
-#define Q_BYTES (BLOCK_M * HEAD_DIM * 2)
-#define KV_BYTES (BLOCK_N * HEAD_DIM * 2)
-#define DBLK (HEAD_DIM / 64)  // 64-wide column blocks, one 128-byte swizzle atom wide each
-
-#define NEG_INF __int_as_float(0xff800000)
-#define LOG2E 1.4426950408889634f
-
-#ifdef HAS_MASK
-__device__ __forceinline__ bool mask_fn(int b, int h, int q, int kv TABLE_PARAMS) { return (MASK_EXPR); }
-#endif
-#ifdef HAS_SCORE_MOD
-__device__ __forceinline__ float score_fn(float score, int b, int h, int q, int kv TABLE_PARAMS) {
-  return (SCORE_EXPR);
-}
-#endif
+#define THREADS 256  // two consumer warpgroups, which also issue the copies
 
 // Copies rows [row0, row0 + ROWS) of a [nrows x HEAD_DIM] matrix into the swizzled layout at
 // `dst` (rows past nrows zero-filled). Thread t always copies chunk t % 8 of rows t / 8 + 32 i,
@@ -66,14 +49,6 @@ __device__ __forceinline__ void load_tile_sw(u32 dst, const elem_t* g, int row0,
   }
 }
 
-#if HEAD_DIM == 128
-#define WGMMA_PV wgmma_rs_n128_tb
-#elif HEAD_DIM == 64
-#define WGMMA_PV wgmma_rs_n64_tb
-#else
-#error "attention_hopper.cu supports HEAD_DIM 64 and 128"
-#endif
-
 // OVERLAP 1 (default): each warpgroup issues the next tile's S = Q Kᵀ before this tile's
 // softmax, so the tensor cores work while the softmax runs (FlashAttention-3's intra-warpgroup
 // overlap); that needs K of tile j + 1 resident while tile j's V is read, hence three stages.
@@ -82,123 +57,6 @@ __device__ __forceinline__ void load_tile_sw(u32 dst, const elem_t* g, int row0,
 #define OVERLAP 1
 #endif
 #define STAGES (OVERLAP ? 3 : 2)
-
-// S = Q Kᵀ for this warpgroup's 64 rows x 128 keys, issued (not waited): HEAD_DIM / 16 k-steps,
-// each 32 bytes into a 128-byte swizzle row; every 4 steps move to the next column block.
-__device__ __forceinline__ void issue_qk(float* s, u32 sQwg, u32 sK) {
-  wgmma_fence();
-#pragma unroll
-  for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
-    const u64 da = desc_sw128(sQwg + (kk / 4) * BLOCK_M * 128 + (kk % 4) * 32, 16, 1024);
-    const u64 db = desc_sw128(sK + (kk / 4) * BLOCK_N * 128 + (kk % 4) * 32, 16, 1024);
-    wgmma_ss_n128(s, da, db, kk > 0);
-  }
-  wgmma_commit();
-}
-
-// O += P V, issued: BLOCK_N / 16 k-steps of 16 keys, V read as an MN-major operand (keys are its
-// rows, 128 bytes each within a column block: sbo = 8 rows, lbo = one column block).
-__device__ __forceinline__ void issue_pv(float* o, u32 (*p)[4], u32 sV) {
-  fence_regs<HEAD_DIM / 2>(o);
-  fence_regs_u32<BLOCK_N / 4>(&p[0][0]);
-  wgmma_fence();
-#pragma unroll
-  for (int t = 0; t < BLOCK_N / 16; t++) {
-    const u64 dv = desc_sw128(sV + t * 16 * 128, BLOCK_N * 128, 1024);
-    WGMMA_PV(o, p[t], dv, 1);
-  }
-  wgmma_commit();
-}
-
-// The per-row running state of the online softmax (this thread's rows A and B).
-struct RowState {
-  float mA, mB, lA, lB;
-};
-
-// Scale / score mod / mask / bounds on a finished S tile, then the online-softmax step in place:
-// s becomes the unnormalised probabilities, the row maxima and sums advance, and the factors
-// that rescale O to the new maxima are returned (applied by the caller once O is not in flight).
-// sc2 folds the softmax scale into exp2 when there is no score mod (scores stay raw q.k).
-__device__ __forceinline__ void softmax_tile(float* s, RowState& r, float& corrA, float& corrB, float sc2, bool masked, int kv0,
-                                             int b, int h, int qa, int qb, int Sq, int Skv, float scale TABLE_PARAMS) {
-  const int lane = threadIdx.x % 32;
-  const bool edge = kv0 + BLOCK_N > Skv;
-#ifdef HAS_SCORE_MOD
-  const bool elementwise = true;
-  (void)edge;
-#else
-  const bool elementwise = masked || edge;
-  (void)scale;
-#endif
-  if (elementwise) {
-#pragma unroll
-    for (int n = 0; n < BLOCK_N / 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int q = e < 2 ? qa : qb;
-        (void)q;
-        const int kv = kv0 + n * 8 + (lane % 4) * 2 + (e & 1);
-        float x = s[4 * n + e];
-#ifdef HAS_SCORE_MOD
-        x = score_fn(x * scale, b, h, q, kv TABLE_ARGS) * LOG2E;
-#endif
-        bool keep = kv < Skv;
-#ifdef HAS_MASK
-        if (masked) keep = keep && q < Sq && mask_fn(b, h, q, kv TABLE_ARGS);
-#endif
-        s[4 * n + e] = keep ? x : NEG_INF;
-      }
-    }
-  }
-  float mxA = r.mA, mxB = r.mB;
-#pragma unroll
-  for (int n = 0; n < BLOCK_N / 8; n++) {
-    mxA = fmaxf(mxA, fmaxf(s[4 * n], s[4 * n + 1]));
-    mxB = fmaxf(mxB, fmaxf(s[4 * n + 2], s[4 * n + 3]));
-  }
-  mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffff, mxA, 1));
-  mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffff, mxA, 2));
-  mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 1));
-  mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 2));
-  // A row with nothing kept so far keeps max -inf; subtract 0 then so exp2 gives 0, not NaN.
-  const float offA = mxA == NEG_INF ? 0.f : mxA * sc2, offB = mxB == NEG_INF ? 0.f : mxB * sc2;
-  corrA = exp2f(r.mA * sc2 - offA);
-  corrB = exp2f(r.mB * sc2 - offB);
-  r.mA = mxA;
-  r.mB = mxB;
-  float sumA = 0.f, sumB = 0.f;
-#pragma unroll
-  for (int n = 0; n < BLOCK_N / 8; n++) {
-    s[4 * n] = exp2f(fmaf(s[4 * n], sc2, -offA));
-    s[4 * n + 1] = exp2f(fmaf(s[4 * n + 1], sc2, -offA));
-    s[4 * n + 2] = exp2f(fmaf(s[4 * n + 2], sc2, -offB));
-    s[4 * n + 3] = exp2f(fmaf(s[4 * n + 3], sc2, -offB));
-    sumA += s[4 * n] + s[4 * n + 1];
-    sumB += s[4 * n + 2] + s[4 * n + 3];
-  }
-  r.lA = r.lA * corrA + sumA;
-  r.lB = r.lB * corrB + sumB;
-}
-
-__device__ __forceinline__ void rescale_o(float* o, float corrA, float corrB) {
-#pragma unroll
-  for (int i = 0; i < HEAD_DIM / 8; i++) {
-    o[4 * i] *= corrA;
-    o[4 * i + 1] *= corrA;
-    o[4 * i + 2] *= corrB;
-    o[4 * i + 3] *= corrB;
-  }
-}
-
-// P as wgmma A fragments: two 8-key slices of S make one 16-key k-step (rows A then B, low keys
-// then high), the accumulator layout read as the A layout without moving data between lanes.
-__device__ __forceinline__ void pack_p(const float* s, u32 (*p)[4]) {
-#pragma unroll
-  for (int n = 0; n < BLOCK_N / 8; n++) {
-    p[n / 2][(n % 2) * 2] = pack2_16(s[4 * n], s[4 * n + 1]);
-    p[n / 2][(n % 2) * 2 + 1] = pack2_16(s[4 * n + 2], s[4 * n + 3]);
-  }
-}
 
 // Shared memory (dynamic, aligned up to 1024 bytes here): Q, then STAGES stages of (K, V).
 extern "C" __global__ void __launch_bounds__(THREADS, 1)

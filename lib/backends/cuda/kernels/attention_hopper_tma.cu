@@ -1,0 +1,251 @@
+// attention_hopper_tma.cu: the Hopper attention kernel with FlashAttention-3's warp
+// specialisation: a producer warpgroup whose one thread moves Q, K and V tiles with TMA
+// (cp.async.bulk.tensor, 128-byte swizzle, completing on mbarriers), and two consumer
+// warpgroups (64 query rows each) that only compute. Same function, schedule and limits as
+// attention_hopper.cu (block-sparse tiles over FlexAttention's kv_num_blocks / kv_indices + full
+// blocks, partial tiles masked by the generated MASK_EXPR, GQA, score mods, lse), same wgmma
+// math (attention_hopper_common.cuh); what changes is who waits for what:
+//   - no CTA-wide barrier in the loop: stage s has barriers fullK[s] / fullV[s] (the TMA's
+//     bytes landed) and empty[s] (all 256 consumer threads are done with it), so the two
+//     consumer warpgroups drift freely and one's softmax overlaps the other's matrix work;
+//   - the consumers issue no copies and no address arithmetic for them; setmaxnreg moves the
+//     registers from the producer (40) to the consumers (232).
+// The tensor maps (lib/backends/cuda/attention.ts) view q as [B*Hq, Sq, D] and k, v as
+// [B*Hkv, Skv, D] with boxes of 128 rows x 64 columns, so rows past a head's end arrive as zeros.
+
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
+#endif
+#ifndef TABLE_PARAMS
+#define TABLE_PARAMS
+#define TABLE_ARGS
+#endif
+
+#include "attention_hopper_common.cuh"
+
+#define WS_THREADS 384  // warpgroup 0 produces, 1 and 2 consume
+#define STAGES 3
+
+// The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
+struct __align__(64) TmaMap {
+  unsigned long long opaque[16];
+};
+
+__device__ __forceinline__ void mbar_init(u32 bar, u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(u32 bar, u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the barrier's phase with this parity has completed.
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+// One [128 rows x 64 columns] box of a 3-D tensor map (coordinates innermost first) into
+// shared memory at dst, counted on the barrier as it lands.
+__device__ __forceinline__ void tma_load_3d(u32 dst, const TmaMap* map, u32 bar, int c0, int c1, int c2) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
+
+// PINGPONG 1: the consumer warpgroups take turns issuing their matrix products (named
+// barriers 1 and 2), so one's products run while the other does its softmax
+// (FlashAttention-3's warp-group ping-pong). Each turn is one "round" of wgmma issues; both
+// warpgroups run the same number of rounds, and warpgroup 0 starts: warpgroup 1 passes it one
+// turn up front and warpgroup 0 takes that extra pass back after its last round.
+#ifndef PINGPONG
+#define PINGPONG 0
+#endif
+__device__ __forceinline__ void turn_take(int wg) {
+#if PINGPONG
+  asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+#endif
+}
+__device__ __forceinline__ void turn_pass(int wg) {
+#if PINGPONG
+  asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
+    attention_fwd_sm90_tma(const __grid_constant__ TmaMap mapQ, const __grid_constant__ TmaMap mapK,
+                           const __grid_constant__ TmaMap mapV, elem_t* __restrict__ O, float* __restrict__ LSE,
+                           const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
+                           const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
+                           int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
+                           int kvBlockSize, float scale TABLE_PARAMS) {
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  // Barriers: fullQ, then fullK[3], fullV[3], empty[3].
+  __shared__ __align__(8) unsigned long long bars[1 + 3 * STAGES];
+  const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const u32 sQ = base;
+#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
+#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
+  const u32 barQ = smem_addr(&bars[0]);
+#define BAR_K(s) (barQ + 8 * (1 + (s)))
+#define BAR_V(s) (barQ + 8 * (1 + STAGES + (s)))
+#define BAR_EMPTY(s) (barQ + 8 * (1 + 2 * STAGES + (s)))
+
+  const int qTile = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / (Hq / Hkv);
+  const int q0 = qTile * BLOCK_M;
+
+  // The tile schedule, as in attention.cu; the producer and the consumers each walk it.
+  const int sub = kvBlockSize / BLOCK_N;
+  int nPartial = 0, nFull = 0;
+  const int* pList = nullptr;
+  const int* fList = nullptr;
+  const bool dense = fullNum == nullptr;
+  if (!dense) {
+    const int mb = bmB == 1 ? 0 : b, mh = bmH == 1 ? 0 : h;
+    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + q0 / qBlockSize;
+    nPartial = kvNum ? kvNum[row] : 0;
+    nFull = fullNum[row];
+    pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
+    fList = fullIdx + row * kvBlocks;
+  }
+  const int nTiles = dense ? (Skv + BLOCK_N - 1) / BLOCK_N : (nPartial + nFull) * sub;
+  auto tileStart = [&](int j, bool& masked) -> int {
+    if (dense) {
+      masked = false;
+      return j * BLOCK_N;
+    }
+    const int blk = j / sub, s = j % sub;
+    if (blk < nPartial) {
+      masked = true;
+      return pList[blk] * kvBlockSize + s * BLOCK_N;
+    }
+    masked = false;
+    return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
+  };
+
+  if (threadIdx.x == 0) {
+    mbar_init(barQ, 1);
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(BAR_K(s), 1);
+      mbar_init(BAR_V(s), 1);
+      mbar_init(BAR_EMPTY(s), 256);
+    }
+    // Make the initialised barriers visible to the async proxy the copies complete on.
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    // Producer: one thread issues every copy; the warpgroup gives its registers away.
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    if (threadIdx.x == 0) {
+      mbar_expect_tx(barQ, Q_BYTES);
+#pragma unroll
+      for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, q0, b * Hq + h);
+      for (int j = 0; j < nTiles; j++) {
+        const int s = j % STAGES;
+        // Stage s last held tile j - 3: wait until every consumer thread released it.
+        if (j >= STAGES) mbar_wait(BAR_EMPTY(s), ((j / STAGES) - 1) & 1);
+        bool m;
+        const int kv = tileStart(j, m);
+        mbar_expect_tx(BAR_K(s), KV_BYTES);
+#pragma unroll
+        for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SK(s) + cb * BLOCK_N * 128, &mapK, BAR_K(s), cb * 64, kv, b * Hkv + hk);
+        mbar_expect_tx(BAR_V(s), KV_BYTES);
+#pragma unroll
+        for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SV(s) + cb * BLOCK_N * 128, &mapV, BAR_V(s), cb * 64, kv, b * Hkv + hk);
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    const int wg = threadIdx.x / 128 - 1, warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+    const int qa = q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
+    const u32 sQwg = sQ + wg * 64 * 128;                               // this warpgroup's 64 Q rows
+
+    float o[HEAD_DIM / 2];
+#pragma unroll
+    for (int i = 0; i < HEAD_DIM / 2; i++) o[i] = 0.f;
+    RowState rs{NEG_INF, NEG_INF, 0.f, 0.f};
+#ifdef HAS_SCORE_MOD
+    const float sc2 = 1.f;  // score_fn's output is scaled and moved to the log2 domain already
+#else
+    const float sc2 = scale * LOG2E;
+#endif
+    float s[BLOCK_N / 2];
+    u32 p[BLOCK_N / 16][4];
+    float corrA, corrB;
+
+    // Q is waited for even with no tiles, so no copy is in flight when the CTA exits.
+    mbar_wait(barQ, 0);
+    if (wg == 1) turn_pass(1);
+    // FlashAttention-3's order, as in attention_hopper.cu: S of tile j + 1 and P V of tile j
+    // in flight together, the softmax of tile j + 1 under P V of tile j, the last P V peeled.
+    if (nTiles > 0) {
+      bool masked;
+      const int kv0 = tileStart(0, masked);
+      mbar_wait(BAR_K(0), 0);
+      turn_take(wg);
+      issue_qk(s, sQwg, SK(0));
+      turn_pass(wg);
+      wgmma_wait<0>();
+      fence_regs<BLOCK_N / 2>(s);
+      softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+      pack_p(s, p);
+    }
+    for (int j = 0; j + 1 < nTiles; j++) {
+      const int sc = j % STAGES, sn = (j + 1) % STAGES;
+      bool masked;
+      const int kv0 = tileStart(j + 1, masked);
+      mbar_wait(BAR_K(sn), ((j + 1) / STAGES) & 1);
+      mbar_wait(BAR_V(sc), (j / STAGES) & 1);
+      turn_take(wg);
+      issue_qk(s, sQwg, SK(sn));
+      issue_pv(o, p, SV(sc));
+      turn_pass(wg);
+      wgmma_wait<1>();  // S of tile j + 1 is done, P V of tile j may run on
+      fence_regs<BLOCK_N / 2>(s);
+      softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+      wgmma_wait<0>();
+      fence_regs<HEAD_DIM / 2>(o);
+      mbar_arrive(BAR_EMPTY(sc));  // tile j's K and V are no longer read by this thread
+      rescale_o(o, corrA, corrB);
+      pack_p(s, p);
+    }
+    if (nTiles > 0) {
+      const int sc = (nTiles - 1) % STAGES;
+      mbar_wait(BAR_V(sc), ((nTiles - 1) / STAGES) & 1);
+      turn_take(wg);
+      issue_pv(o, p, SV(sc));
+      turn_pass(wg);
+      wgmma_wait<0>();
+      fence_regs<HEAD_DIM / 2>(o);
+    }
+    if (wg == 0) turn_take(0);  // the pass warpgroup 1 gave up front
+
+    // Epilogue: normalise, write O and lse.
+    float lA = rs.lA, lB = rs.lB;
+    lA += __shfl_xor_sync(0xffffffff, lA, 1);
+    lA += __shfl_xor_sync(0xffffffff, lA, 2);
+    lB += __shfl_xor_sync(0xffffffff, lB, 1);
+    lB += __shfl_xor_sync(0xffffffff, lB, 2);
+    const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
+    elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
+#pragma unroll
+    for (int i = 0; i < HEAD_DIM / 8; i++) {
+      const int col = i * 8 + (lane % 4) * 2;
+      if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
+      if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
+    }
+    if (LSE != nullptr && lane % 4 == 0) {
+      float* gL = LSE + (size_t)(b * Hq + h) * Sq;
+      if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
+      if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
+    }
+  }
+}
