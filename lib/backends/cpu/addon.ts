@@ -19,6 +19,11 @@ interface Common {
 }
 export interface NativeAddon {
   info(): { isa: string; vectorWidth: number; threads: number };
+  /**
+   * An ArrayBuffer for an op's output, from memory recycled across calls (contents unspecified:
+   * only for outputs the op writes in full). Its memory returns to the pool when collected.
+   */
+  allocOutput(bytes: number): ArrayBuffer;
   /** Benchmarks only: GFLOP/s of the FMA probe on every pool thread for about `ms` ms (blocks). */
   probeFma(ms: number): number;
   attention(p: Common & {

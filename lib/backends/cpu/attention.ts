@@ -218,6 +218,21 @@ export async function attentionInto(args: AttentionArgs, out: Float32Array | Uin
   await runNative("attention", signal, (cancel) => addon.attention({ ...p, cancel }));
 }
 
+/** Outputs smaller than this come from V8's allocator; larger ones from the addon's pool. */
+const POOLED_OUTPUT_BYTES = 256 * 1024;
+
+/**
+ * Storage for an output the kernel writes in full. Large ones come from the addon's recycled
+ * pool: fresh pages for every call cost a page fault per 4 KiB on the kernel's first write
+ * (about a fifth of a sliding-window-256 call at S 8192 H 8) plus zeroing they do not need.
+ */
+export function outputStorage(addon: NativeAddon, dtype: "f32" | "f16" | "bf16", n: number): Float32Array | Uint16Array {
+  const bytes = n * (dtype === "f32" ? 4 : 2);
+  if (bytes < POOLED_OUTPUT_BYTES) return allocStorage(dtype, n) as Float32Array | Uint16Array;
+  const buf = addon.allocOutput(bytes);
+  return dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
+}
+
 /** The registered "attention" implementation for backend "cpu". */
 export async function cpuAttention(args: AttentionArgs): Promise<AttentionResult> {
   const { q, k, v, scoreMod, returnLse } = args;
@@ -228,7 +243,7 @@ export async function cpuAttention(args: AttentionArgs): Promise<AttentionResult
   }
   const [B, Hq, Sq] = q.shape;
   const Dv = v.shape[3];
-  const out = allocStorage(q.dtype, B * Hq * Sq * Dv) as Float32Array | Uint16Array;
+  const out = outputStorage(loadAddon(), q.dtype as "f32" | "f16" | "bf16", B * Hq * Sq * Dv);
   const lse = returnLse ? new Float32Array(B * Hq * Sq) : undefined;
   await attentionInto(args, out, lse);
   const res: AttentionResult = { output: new Tensor([B, Hq, Sq, Dv], q.dtype, out) };

@@ -24,7 +24,7 @@ import { cpuBlockPool, cpuGroupedGemm, cpuMatmul, cpuSoftmax, cpuTopk } from "./
 
 // The `*Into` variants write into caller-owned storage (tests poison it first; benchmarks
 // reuse it); the registered ops above allocate their outputs.
-export { attentionInto, maskBitmaps } from "./attention.js";
+export { attentionInto, maskBitmaps, outputStorage } from "./attention.js";
 export { decodeAttentionInto } from "./decode-attention.js";
 export { antidiagScoresInto, colDiagSumsInto } from "./estimator-ops.js";
 export { blockPoolInto, groupedGemmInto, matmulInto, softmaxInto, topkInto } from "./tensor-ops.js";

@@ -15,6 +15,7 @@
 #include "attention.h"
 #include "kernels.h"
 #include "ops.h"
+#include "output_pool.h"
 #include "pool.h"
 
 namespace {
@@ -413,6 +414,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("maskBitmaps", Napi::Function::New(env, MaskBitmaps));
+  exports.Set("allocOutput", Napi::Function::New(env, sl::AllocOutput));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("groupedGemm", Napi::Function::New(env, GroupedGemm));

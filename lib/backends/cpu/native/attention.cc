@@ -28,8 +28,40 @@ int env_int(const char* name, int dflt) {
 }
 // Tile sizes for dense attention. SPARSELAB_TUNE_* override them, read per call so a tuning
 // run can alternate settings in one process.
-// Packed K/V of at most this many bytes per head batch (one head always fits).
-constexpr size_t kPackBudget = size_t(64) << 20;
+// Packed K/V of at most this many bytes per head batch (one head always fits). Small enough
+// that a batch's packed K stays in the caches until its tiles read it (packing all heads first
+// sent 16 MB at S 8192 through DRAM and back).
+size_t pack_budget() { return size_t(env_int("SPARSELAB_TUNE_PACK_KB", 4 << 10)) << 10; }
+
+// Software prefetch of a byte range, spread over a tile's kv chunks: the next tile's Q rows and
+// this tile's output rows are far from the caches when a tile starts, and a sparse tile has
+// only a few chunks to hide that behind.
+class Prefetch {
+ public:
+  void add(const void* p, size_t bytes, bool write) {
+    if (n_ < 2 && p && bytes) r_[n_++] = {static_cast<const char*>(p), bytes, 0, write};
+  }
+  // Issues about 1 / chunks_left of what is left.
+  void step(int chunks_left) {
+    size_t lines = 0;
+    for (int i = 0; i < n_; i++) lines += (r_[i].bytes - r_[i].done + 63) / 64;
+    size_t quota = (lines + size_t(std::max(chunks_left, 1)) - 1) / size_t(std::max(chunks_left, 1));
+    for (int i = 0; i < n_ && quota; i++)
+      for (; r_[i].done < r_[i].bytes && quota; r_[i].done += 64, quota--) {
+        if (r_[i].write) __builtin_prefetch(r_[i].p + r_[i].done, 1, 3);
+        else __builtin_prefetch(r_[i].p + r_[i].done, 0, 3);
+      }
+  }
+
+ private:
+  struct Range {
+    const char* p;
+    size_t bytes, done;
+    bool write;
+  };
+  Range r_[2] = {};
+  int n_ = 0;
+};
 // Rows of a non-f32 K converted per step of the pack (a multiple of every vector width).
 constexpr int kConvRows = 32;
 // Mask bitmaps larger than this are not built; rows evaluate the mask program instead.
@@ -174,7 +206,7 @@ void attention(const AttentionArgs& a) {
 
   const int nbh = a.B * a.Hkv;
   const size_t per_head_bytes = (kt_per_head + v_per_head) * sizeof(float);
-  const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), kPackBudget / std::max<size_t>(1, per_head_bytes))));
+  const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), pack_budget() / std::max<size_t>(1, per_head_bytes))));
   PackBuffer packK(kt_per_head * size_t(hb)), packV(v_per_head * size_t(hb) + 1);
 
   const int T = threads();
@@ -275,27 +307,49 @@ void attention(const AttentionArgs& a) {
         for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
     });
 
-    parallel_for(int64_t(nh) * G * n_qt, [&](int64_t t, int tid) {
-      a.cancel.check();
-      Scratch& s = scratch[size_t(tid)];
-      const int head = int(t / (int64_t(G) * n_qt));
+    struct Tile {
+      int head, bh, b, hq, qb, q0, q1;
+      size_t qrow0;  // row of q / out where the tile starts
+    };
+    auto tile_of = [&](int64_t t) {
+      Tile u;
+      u.head = int(t / (int64_t(G) * n_qt));
       const int rem = int(t % (int64_t(G) * n_qt));
       const int g = rem / n_qt;
       const int qt = n_qt - 1 - rem % n_qt;  // late q tiles first: under causal masks they are the heaviest
-      const int bh = bh0 + head;
-      const int b = bh / a.Hkv, hk = bh % a.Hkv, hq = hk * G + g;
-      int q0, q1, qb = 0;
+      u.bh = bh0 + u.head;
+      u.b = u.bh / a.Hkv;
+      u.hq = u.bh % a.Hkv * G + g;
+      u.qb = 0;
       if (a.has_bm) {
-        qb = qt / n_sub;
-        q0 = qb * a.bm.qbs + (qt % n_sub) * q_sub;
-        q1 = std::min({q0 + q_sub, (qb + 1) * a.bm.qbs, a.Sq});
+        u.qb = qt / n_sub;
+        u.q0 = u.qb * a.bm.qbs + (qt % n_sub) * q_sub;
+        u.q1 = std::min({u.q0 + q_sub, (u.qb + 1) * a.bm.qbs, a.Sq});
       } else {
-        q0 = qt * q_sub;
-        q1 = std::min(q0 + q_sub, a.Sq);
+        u.q0 = qt * q_sub;
+        u.q1 = std::min(u.q0 + q_sub, a.Sq);
       }
+      u.qrow0 = (size_t(u.b) * a.Hq + u.hq) * a.Sq + u.q0;
+      return u;
+    };
+    const int64_t n_tasks = int64_t(nh) * G * n_qt;
+    const size_t esize = dtype_size(a.dt);
+    parallel_for(n_tasks, [&](int64_t t, int tid) {
+      a.cancel.check();
+      Scratch& s = scratch[size_t(tid)];
+      const Tile u = tile_of(t);
+      const int head = u.head, bh = u.bh, b = u.b, hq = u.hq, qb = u.qb, q0 = u.q0, q1 = u.q1;
       if (q0 >= q1) return;
       const int rows = q1 - q0;
-      const size_t qrow0 = (size_t(b) * a.Hq + hq) * a.Sq + q0;
+      const size_t qrow0 = u.qrow0;
+      // Most likely this thread's next tile (tasks go out in order, one per thread at a time).
+      Prefetch pf;
+      if (t + T < n_tasks) {
+        const Tile nx = tile_of(t + T);
+        if (nx.q1 > nx.q0) pf.add(static_cast<const char*>(a.q) + nx.qrow0 * D * esize, size_t(nx.q1 - nx.q0) * D * esize, false);
+      }
+      pf.add(static_cast<const char*>(a.out) + qrow0 * Dv * esize, size_t(rows) * Dv * esize, true);
+      int chunks_left = 0;
       for (int r = 0; r < rows; r++) load_f32(a.q, a.dt, (qrow0 + r) * D, D, s.Qp.data() + size_t(r) * D, qmul);
       std::fill_n(s.m.begin(), rows, kNegInf);
       std::fill_n(s.l.begin(), rows, 0.0f);
@@ -338,6 +392,7 @@ void attention(const AttentionArgs& a) {
             w = last + 1;
           }
         }
+        pf.step(chunks_left--);
         const int ncols = round_up(w, VW);
         float* S = s.S.data();
         kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
@@ -359,6 +414,7 @@ void attention(const AttentionArgs& a) {
       };
 
       if (!a.has_bm) {
+        chunks_left = n_chunks;
         for (int c = 0; c < n_chunks; c++) chunk(c, false, -1, -1);
       } else {
         const BlockMaskView& m = a.bm;
@@ -368,6 +424,7 @@ void attention(const AttentionArgs& a) {
         const int32_t* fi = m.full_idx + bi * m.nkb;
         if (np < 0 || np > m.nkb || nf < 0 || nf > m.nkb) throw OpError("blockMask: kvNumBlocks/fullKvNumBlocks out of range");
         const int per_block = m.kbs / PW;  // chunks per kv block (PW divides kbs)
+        chunks_left = (np + nf) * per_block;
         int ip = 0, jf = 0;
         while (ip < np || jf < nf) {  // both lists ascending: visit kv blocks in order
           const bool take_p = jf >= nf || (ip < np && pi[ip] <= fi[jf]);
