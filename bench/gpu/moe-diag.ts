@@ -39,9 +39,12 @@ for (const [lbo, sbo] of [[8192, 1024], [1024, 8192]]) {
 }
 // The dispatcher's kernels on the same problem (TMA-fed wgmma, cp.async-fed wgmma, mma.sync).
 const { cudaGroupedGemm } = await import("../../lib/backends/cuda/moe.js");
-for (const kind of ["", "cp.async", "mma"]) {
-  if (kind) process.env.SPARSELAB_CUDA_GEMM = kind;
+for (const kind of ["", "1-CTA", "cp.async", "mma"]) {
+  if (kind && kind !== "1-CTA") process.env.SPARSELAB_CUDA_GEMM = kind;
   else delete process.env.SPARSELAB_CUDA_GEMM;
+delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
+  if (kind === "1-CTA") process.env.SPARSELAB_CUDA_GEMM_CLUSTER = "1";
+  else delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
   const t0 = performance.now();
   const got = widen(await toHost(await cudaGroupedGemm(dx, dw, new Tensor([2], "i32", Int32Array.from([0, T])))));
   let num = 0, den = 0;
@@ -52,3 +55,4 @@ for (const kind of ["", "cp.async", "mma"]) {
   console.log(`groupedGemm ${kind || "default"}: rel err ${Math.sqrt(num / den).toExponential(2)} (${(performance.now() - t0).toFixed(0)} ms with compile)`);
 }
 delete process.env.SPARSELAB_CUDA_GEMM;
+delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;

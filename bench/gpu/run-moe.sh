@@ -10,7 +10,7 @@ OUT=${OUT:-/tmp/sl-gpu}; mkdir -p "$OUT"
 xz -dc "$G/node.xz" > /usr/local/bin/node && chmod +x /usr/local/bin/node
 export SPARSELAB_CACHE_DIR=/tmp/sl-cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/gpu.txt"
-if ! timeout 90 node "$G/moe-diag.mjs" 2>&1 | tee "$OUT/diag.txt"; then echo "diag failed or hung: stopping"; exit 1; fi
+if ! timeout 60 node "$G/moe-diag.mjs" 2>&1 | tee "$OUT/diag.txt"; then echo "diag failed or hung: stopping"; exit 1; fi
 timeout 150 node --test "$G/moe.test.mjs" > "$OUT/tests.txt" 2>&1
 grep -E "^# (tests|pass|fail)|^not ok|rel err|seed " "$OUT/tests.txt" | head -30
 PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/peer_moe.py > "$OUT/peer_moe.jsonl" 2> "$OUT/peer_moe.err"

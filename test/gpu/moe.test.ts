@@ -64,9 +64,10 @@ const hopper = !skip && cudaRuntime()!.info.major === 9;
 // Each kernel configuration the dispatcher can pick: wgmma at each N tile on Hopper, mma.sync everywhere.
 const tma = hopper && cudaRuntime()!.info.tensorMaps;
 const configs: [string, Env][] = [
-  ...(tma ? ["256", "192", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn }]) : []),
-  ...(hopper ? ["256", "128"].map((bn): [string, Env] => [`wgmma cp.async BN ${bn}`, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn }]) : []),
-  ["mma.sync", { SPARSELAB_CUDA_GEMM: "mma", SPARSELAB_CUDA_GEMM_BN: undefined }],
+  ...(tma ? ["256", "192", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
+  ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA 2-CTA multicast BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: "2" }]) : []),
+  ...(hopper ? ["256", "128"].map((bn): [string, Env] => [`wgmma cp.async BN ${bn}`, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
+  ["mma.sync", { SPARSELAB_CUDA_GEMM: "mma", SPARSELAB_CUDA_GEMM_BN: undefined, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }],
 ];
 
 const cases: [string, number[], number, number, DType][] = [

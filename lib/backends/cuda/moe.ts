@@ -79,14 +79,17 @@ export function wgmmaTileN(N: number): 128 | 192 | 256 {
 
 /**
  * Launches the grouped GEMM: out [T, N] = per-group x @ w[g]. `offPtr` is a device i32 [G + 1]
- * array, or 0 for one group of all T rows; `tilesM`, when known on the host, trims the grid.
+ * array, or 0 for one group of all T rows; `hostOff`, the same offsets when the host has them,
+ * trims the grid to the real tile count (otherwise it is the bound ceil(T / tile) + G).
  */
-function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number, G: number, tilesM: number | undefined, op: string): Tensor {
+function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number, G: number, hostOff: Int32Array | undefined, op: string): Tensor {
   const defs = dtypeDefines(x.dtype, op);
   const [T, K] = x.shape;
   const N = w.shape[2];
   const out = emptyCuda([T, N], x.dtype, rt);
-  const upperM = tilesM ?? Math.ceil(T / BM) + G;
+  // M tiles of `rows` rows over all groups: exact from host offsets, else an upper bound.
+  const tilesM = (rows: number) => (hostOff ? tileList(hostOff, rows).group.length : Math.ceil(T / rows) + G);
+  const upperM = tilesM(BM);
   if (T === 0 || N === 0 || upperM === 0) return out;
   if (K === 0) {
     rt.b.memset(devicePtr(out), 0, T * N * 2); // an empty sum
@@ -103,8 +106,14 @@ function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number
     if (smem > rt.info.sharedMemOptin)
       throw new SparselabError(op, `${G} groups need ${smem} bytes of shared memory, over this GPU's ${rt.info.sharedMemOptin}`);
     const tma = kind === "wgmma-tma";
-    const f = kernel(rt, "grouped_gemm_sm90.cu", "grouped_gemm_sm90", [...defs, `#define BN ${bn}`, `#define STAGES ${stages}`, ...(tma ? ["#define USE_TMA 1"] : [])], smem);
-    const grid: [number, number, number] = [Math.min(rt.info.multiprocessors, upperM * Math.ceil(N / bn)), 1, 1];
+    // SPARSELAB_CUDA_GEMM_CLUSTER=2 pairs TMA-fed CTAs to share B by multicast: correct, but
+    // measured 2x slower than single CTAs on the H100 (bench/RESULTS.md), so off by default.
+    const cluster = tma && process.env.SPARSELAB_CUDA_GEMM_CLUSTER === "2" ? 2 : 1;
+    const f = kernel(rt, "grouped_gemm_sm90.cu", "grouped_gemm_sm90", [
+      ...defs, `#define BN ${bn}`, `#define STAGES ${stages}`, ...(tma ? ["#define USE_TMA 1"] : []), `#define CLUSTER ${cluster}`,
+    ], smem);
+    const items = tilesM(BM * cluster) * Math.ceil(N / bn);
+    const grid: [number, number, number] = [cluster * Math.min(Math.floor(rt.info.multiprocessors / cluster), items), 1, 1];
     if (tma) {
       // A: [T, K] in 128-row x 64-column boxes; w: [G, K, N] in 64 x 64 boxes, one expert at a
       // time (its own dim, so a K tail reads zeros, not the next expert). Both 128-byte swizzled.
@@ -162,9 +171,8 @@ export function groupedGemm(x: Tensor, w: Tensor, offsets: Tensor<"i32">): Tenso
     throw new SparselabError(op, `offsets must run from 0 to T = ${T}, got ${off[0]} .. ${off[G]}`);
   for (let g = 0; g < G; g++)
     if (off[g + 1] < off[g]) throw new SparselabError(op, `offsets must be non-decreasing, got offsets[${g}] = ${off[g]} > offsets[${g + 1}] = ${off[g + 1]}`);
-  const tilesM = tileList(off).group.length;
   const dOff = toDevice(new Tensor([G + 1], "i32", off));
-  const out = launchGroupedGemm(rt, x, w, devicePtr(dOff), G, tilesM, op);
+  const out = launchGroupedGemm(rt, x, w, devicePtr(dOff), G, off, op);
   // Safe to recycle at once: later uploads into this block are ordered after the kernel on the
   // same (legacy default) stream.
   dOff.dispose();
@@ -174,7 +182,7 @@ export function groupedGemm(x: Tensor, w: Tensor, offsets: Tensor<"i32">): Tenso
 /** x [T, K] @ w[0] for w [1, K, N] on the GPU (one group of all rows; no offsets to upload). */
 function denseGemm(x: Tensor, w: Tensor, op: string): Tensor {
   const rt = requireCuda(op);
-  return launchGroupedGemm(rt, x, w, 0, 1, Math.ceil(x.shape[0] / BM), op);
+  return launchGroupedGemm(rt, x, w, 0, 1, Int32Array.from([0, x.shape[0]]), op);
 }
 
 /**

@@ -62,6 +62,7 @@ for (const dtype of ["bf16", "f16"])
         source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BN ${bn}\n#define STAGES ${stages}\n${tma ? "#define USE_TMA 1\n" : ""}${kernel("grouped_gemm_sm90.cu")}`,
         archs: ["sm_90a"],
       });
+variants.push({ name: "grouped_gemm_sm90 bf16 BN256 TMA 2-CTA cluster", source: `#define BN 256\n#define STAGES 4\n#define USE_TMA 1\n#define CLUSTER 2\n${kernel("grouped_gemm_sm90.cu")}`, archs: ["sm_90a"] });
 for (const dtype of ["bf16", "f16"]) variants.push({ name: `moe_ops ${dtype}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define MAX_E_PER_LANE 2\n${kernel("moe_ops.cu")}` });
 
 for (const elem of [0, 1, 2]) variants.push({ name: `sparse_ops ELEM ${elem}`, source: `#define ELEM ${elem}\n${CODEGEN_PRELUDE}\n${kernel("sparse_ops.cu")}` });

@@ -30,7 +30,20 @@
 //   B: BN / 64 column blocks of [64 K-rows][64 N-elements], 8 KB each; row k at k * 128.
 //      Descriptor N-major: LBO 8192 (next 64 columns), SBO 1024 (next 8 K-rows), k16 step = +2 KB.
 //
-// Versions: v1 cp.async producers, register epilogue; v2 (this) adds the TMA producer (USE_TMA).
+// CLUSTER 2 (with USE_TMA; opt-in, see Versions): pairs of CTAs take the two 128-row halves of a
+// 256-row M tile of one expert and the same N tile; each loads its own A and half of B's
+// 64-column blocks, multicast into both CTAs, so B crosses L2 once per pair (a third less L2
+// traffic per FLOP). A stage is free only when the consumers of both CTAs released it: every
+// consumer warp arrives on both CTAs' empty barriers. A group with an odd number of 128-row tiles
+// leaves the second CTA a tile past the group's end: it computes but stores nothing.
+//
+// Versions (H100, [98304, 2048] x [64, 2048, 1408] bf16, bench/gpu/moe.ts):
+//   v1 cp.async producers, every consumer thread arriving on "empty": 231 TFLOP/s.
+//   v2 TMA producer (USE_TMA): 482.
+//   v3 (this) one arrival per consumer warp (8 instead of 256 per stage): 517 (0.81x
+//      torch._grouped_mm in the same run). CLUSTER 2 passes every test but ran at 256 (BN 128:
+//      154), so moe.ts leaves it off; not yet understood (suspects: fewer co-resident 2-CTA
+//      clusters than the persistent grid assumes, or remote-arrive latency against 4 stages).
 
 #ifndef BN
 #define BN 256
@@ -50,6 +63,17 @@
 #endif
 #ifndef B_SBO
 #define B_SBO 1024
+#endif
+#ifndef CLUSTER
+#define CLUSTER 1
+#endif
+#if CLUSTER != 1 && !(CLUSTER == 2 && defined(USE_TMA))
+#error "CLUSTER 2 needs USE_TMA"
+#endif
+#if CLUSTER == 2
+#define CLUSTER_ATTR __cluster_dims__(2, 1, 1)
+#else
+#define CLUSTER_ATTR
 #endif
 #define LOAD_REGS 40
 #define MMA_REGS 232
@@ -80,7 +104,7 @@ struct __align__(64) TmaDescriptor {
 #error "BN must be 128, 192 or 256"
 #endif
 
-extern "C" __global__ void __launch_bounds__(384, 1)
+extern "C" __global__ void CLUSTER_ATTR __launch_bounds__(384, 1)
     grouped_gemm_sm90(LOAD_PARAMS, elem_t* __restrict__ Out,
                       const int* __restrict__ offsets, int G, int T, int K, int N) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -94,16 +118,24 @@ extern "C" __global__ void __launch_bounds__(384, 1)
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
       mbar_init(fullBar + 8 * s, FULL_ARRIVALS);  // the TMA thread, or every cp.async thread once its copies landed
-      mbar_init(emptyBar + 8 * s, 256);  // every accumulating thread, after its wgmmas read it
+      mbar_init(emptyBar + 8 * s, 8 * CLUSTER);  // every accumulating warp of the cluster, after its wgmmas read it
     }
     mbar_init_fence();
   }
-  build_tile_map<BM>(offsets, G, T, sOff, sCum);
+  // Scheduling unit: CLUSTER x 128 rows; this CTA takes the rank-th 128 of them.
+  build_tile_map<BM * CLUSTER>(offsets, G, T, sOff, sCum);
+#if CLUSTER > 1
+  cluster_sync();
+  const int rank = (int)cluster_rank();
+#else
   __syncthreads();
+  const int rank = 0;
+#endif
 
   const int nTilesN = (N + BN - 1) / BN;
   const int total = sCum[G] * nTilesN;
   const int kTiles = (K + BK - 1) / BK;
+  const int firstItem = blockIdx.x / CLUSTER, itemStep = gridDim.x / CLUSTER;
 
   if (threadIdx.x < 128) {
     regs_dec<LOAD_REGS>();
@@ -112,19 +144,33 @@ extern "C" __global__ void __launch_bounds__(384, 1)
       asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(&mapA)) : "memory");
       asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(&mapB)) : "memory");
       int it = 0;
-      for (int item = blockIdx.x; item < total; item += gridDim.x) {
+      for (int item = firstItem; item < total; item += itemStep) {
         const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
         const int g = tile_group(sCum, G, mt);
-        const int row0 = sOff[g] + (mt - sCum[g]) * BM;
+        const int row0 = sOff[g] + (mt - sCum[g]) * (BM * CLUSTER) + rank * BM;
         for (int kt = 0; kt < kTiles; kt++, it++) {
           const int s = it % STAGES;
+#if CLUSTER > 1
+          mbar_wait_cluster(emptyBar + 8 * s, ((it / STAGES) & 1) ^ 1);
+#else
           mbar_wait(emptyBar + 8 * s, ((it / STAGES) & 1) ^ 1);
+#endif
           const unsigned bar = fullBar + 8 * s, sA = base + s * STAGE_BYTES, sB = sA + A_BYTES;
           asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(STAGE_BYTES) : "memory");
           asm volatile(
               "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(sA),
               "l"(reinterpret_cast<u64>(&mapA)), "r"(kt * BK), "r"(row0), "r"(bar)
               : "memory");
+#if CLUSTER > 1
+          // This CTA's share of B's column blocks, written into (and counted on) both CTAs.
+#pragma unroll
+          for (int j = rank; j < BN / 64; j += CLUSTER)
+            asm volatile(
+                "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, %3, %4}], [%5], %6;" ::"r"(
+                    sB + j * (BK * 128)),
+                "l"(reinterpret_cast<u64>(&mapB)), "r"(n0 + j * 64), "r"(kt * BK), "r"(g), "r"(bar), "h"((unsigned short)((1 << CLUSTER) - 1))
+                : "memory");
+#else
 #pragma unroll
           for (int j = 0; j < BN / 64; j++)
             asm volatile(
@@ -132,16 +178,17 @@ extern "C" __global__ void __launch_bounds__(384, 1)
                     sB + j * (BK * 128)),
                 "l"(reinterpret_cast<u64>(&mapB)), "r"(n0 + j * 64), "r"(kt * BK), "r"(g), "r"(bar)
                 : "memory");
+#endif
         }
       }
     }
 #else
     const int tid = threadIdx.x;
     int it = 0;
-    for (int item = blockIdx.x; item < total; item += gridDim.x) {
+    for (int item = firstItem; item < total; item += itemStep) {
       const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
       const int g = tile_group(sCum, G, mt);
-      const int row0 = sOff[g] + (mt - sCum[g]) * BM, rowEnd = sOff[g + 1];
+      const int row0 = sOff[g] + (mt - sCum[g]) * (BM * CLUSTER) + rank * BM, rowEnd = sOff[g + 1];
       const elem_t* gW = W + (size_t)g * K * N;
       for (int kt = 0; kt < kTiles; kt++, it++) {
         const int s = it % STAGES;
@@ -183,11 +230,22 @@ extern "C" __global__ void __launch_bounds__(384, 1)
     const int cw = threadIdx.x / 128 - 1;  // which 64 rows of the tile
     const int warpIn = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     float acc[BN / 2];
+    // A stage is free once every consumer warp of the cluster has waited for its wgmmas.
+    auto release = [&](unsigned bar) {
+      if (lane == 0) {
+#if CLUSTER > 1
+#pragma unroll
+        for (int c = 0; c < CLUSTER; c++) mbar_arrive_cluster(bar, c);
+#else
+        mbar_arrive(bar);
+#endif
+      }
+    };
     int it = 0;
-    for (int item = blockIdx.x; item < total; item += gridDim.x) {
+    for (int item = firstItem; item < total; item += itemStep) {
       const int mt = item / nTilesN, n0 = (item % nTilesN) * BN;
       const int g = tile_group(sCum, G, mt);
-      const int row0 = sOff[g] + (mt - sCum[g]) * BM, rowEnd = sOff[g + 1];
+      const int row0 = sOff[g] + (mt - sCum[g]) * (BM * CLUSTER) + rank * BM, rowEnd = sOff[g + 1];
       for (int kt = 0; kt < kTiles; kt++, it++) {
         const int s = it % STAGES;
         mbar_wait(fullBar + 8 * s, (it / STAGES) & 1);
@@ -198,12 +256,12 @@ extern "C" __global__ void __launch_bounds__(384, 1)
           WGMMA(acc, desc_sw128(sA + kk * 32, 16, 1024), desc_sw128(sB + kk * 2048, B_LBO, B_SBO), kt > 0 || kk > 0);
         wgmma_commit();
         wgmma_wait<1>();
-        if (kt > 0) mbar_arrive(emptyBar + 8 * ((it - 1) % STAGES));
+        if (kt > 0) release(emptyBar + 8 * ((it - 1) % STAGES));
       }
       wgmma_wait<0>();
 #pragma unroll
       for (int i = 0; i < BN / 2; i++) reg_fence(acc[i]);
-      if (kTiles > 0) mbar_arrive(emptyBar + 8 * ((it - 1) % STAGES));
+      if (kTiles > 0) release(emptyBar + 8 * ((it - 1) % STAGES));
 
       // Accumulator layout of m64nN: warp w holds rows 16w + lane/4 (+8); register 4j + {0,1}
       // is columns 8j + 2 (lane % 4) + {0,1} of the first row, 4j + {2,3} of the second.
@@ -218,4 +276,7 @@ extern "C" __global__ void __launch_bounds__(384, 1)
       }
     }
   }
+#if CLUSTER > 1
+  cluster_sync();
+#endif
 }
