@@ -140,7 +140,8 @@ function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number
  * `permuteByExpert`) are used where they are, never copied back: the kernel clamps them into
  * [0, T], and rows no group covers are left unwritten.
  * @example
- * const y = await sl.cuda.groupedGemm(xs, w, offsets); // xs [T, K], w [G, K, N] on cuda
+ * // Registered as the cuda "groupedGemm" op: sl.groupedGemm dispatches here for CUDA tensors.
+ * const y = await sl.groupedGemm(xs.to("cuda"), w.to("cuda"), offsets, { backend: "cuda" });
  */
 export async function cudaGroupedGemm(x: Tensor, w: Tensor, offsets: Tensor<"i32">): Promise<Tensor> {
   return groupedGemm(x, w, offsets);
