@@ -15,14 +15,15 @@
 // STAGES buffers of [A 128 x 64 | B 64 x BN]; full/empty mbarriers per stage. setmaxnreg moves
 // registers from the loaders (40) to the accumulating warpgroups (232).
 //
-// Persistent: gridDim.x blocks walk work items blockIdx.x, +gridDim.x, ...; item i is M tile
+// Persistent: gridDim.x blocks (clusters) walk work items blockIdx.x, +gridDim.x, ...; item i is M tile
 // i / nTilesN, N tile i % nTilesN, so blocks running at once share A rows and one or two
 // experts' weights in L2, and a small expert costs only its own tiles.
 //
-// Why a lagged "full" arrive (cp.async only; TMA completes the barrier by transaction bytes): cp.async writes go through the generic proxy and wgmma reads
-// through the async proxy, so each loading thread waits for its own copies
-// (cp.async.wait_group), fences the proxies, and only then arrives; LAG stages stay in flight.
-// LAG <= STAGES - 2 because the consumers release stage it - 2 before waiting on stage it.
+// Why a lagged "full" arrive (cp.async only; TMA completes the barrier by transaction bytes):
+// cp.async writes go through the generic proxy and wgmma reads through the async proxy, so each
+// loading thread waits for its own copies (cp.async.wait_group), fences the proxies, and only
+// then arrives; LAG stages stay in flight. LAG <= STAGES - 2 because the consumers release stage
+// it - 2 before waiting on stage it.
 //
 // Smem layouts (128-byte swizzle: 16-byte chunk c of a 128-byte row r lands at chunk c ^ (r & 7)):
 //   A: row r (0..127) of 64 K-elements at r * 128; a consumer's 64 rows start 8 KB apart.
