@@ -5,6 +5,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/sl-gpu}; mkdir -p "$OUT"
 G=${GPU_DIR:-.gpu}
+export SPARSELAB_CUDA_ADDON=${SPARSELAB_CUDA_ADDON:-$PWD/$G/sparselab_cuda.node}
 xz -dc "$G/node.xz" > /usr/local/bin/node && chmod +x /usr/local/bin/node
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv | tee "$OUT/gpu.txt"
 node --test "$G"/*.test.mjs 2>&1 | tee "$OUT/tests.txt" | grep -E "^# (tests|pass|fail)|^not ok"

@@ -30,7 +30,7 @@ export { toDevice, toHost, emptyCuda, devicePtr, recordStream, type CopyOptions,
 export { Stream, Event, DEFAULT_STREAM as defaultStream } from "./stream.js";
 export { cudaRuntime, type CudaRuntime, type LaunchArg } from "./runtime.js";
 export type { TensorMapOptions, TmaDType, TmaSwizzle } from "./tensor-map.js";
-export { routeSoftmaxTopk, permutation, gatherRows, combineRows, swiglu, moeForward, type CudaMoeWeights } from "./moe.js";
+export { routeSoftmaxTopk, permutation, permuteByExpert, gatherRows, combineRows, swiglu, moeForward, groupedGemm, groupedGemmKernel, wgmmaTileN, type CudaMoeWeights, type GroupedGemmKernel } from "./moe.js";
 export { castCuda, cudaCreateBlockMask as createBlockMask, cudaBlockMaskOnDevice as blockMaskOnDevice, type DeviceBlockMask, type CudaBlockMaskOptions } from "./sparse.js";
 
 /**
