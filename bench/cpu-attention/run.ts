@@ -1,7 +1,7 @@
 /**
  * bench/cpu-attention: the native CPU backend's attention, in one run, side by side.
  *
- *   npx tsc -p . && node dist/bench/cpu-attention/run.js [--quick] [--json out.json]
+ *   npx tsc -p . && node dist/bench/cpu-attention/run.js [--quick] [--sparse-only] [--json out.json]
  *
  * 1. FMA ceiling of the pool (a 12-chain vector FMA probe on every thread), before and after.
  * 2. Dense f32, B1 H8: D64 S1024, D64 S4096, D128 S4096, ours (sl.attention, backend "cpu")
@@ -14,7 +14,9 @@
  * Times are medians. FLOPs count 4·S·S·D per head for dense (QKᵀ and PV). Next to wall
  * times, the CPU time per op (process.cpuUsage over all threads, medians) is given for both:
  * on a shared machine it is the steadier measure of how much work each implementation does.
- * SPARSELAB_THREADS=1 runs both on one thread.
+ * SPARSELAB_THREADS=1 runs both on one thread; with --sparse-only (part 3 alone) it gives the
+ * efficiency of the work itself, which a shared machine's scheduling does not blur: a call of
+ * 20 ms loses a larger share to a thread preempted mid-task than a dense call of 400 ms does.
  */
 import { createRequire } from "node:module";
 import { existsSync, writeFileSync } from "node:fs";
@@ -27,6 +29,7 @@ import { mhaModel } from "./onnx-mha.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+const sparseOnly = args.includes("--sparse-only");
 const jsonOut = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
 const threads = loadAddon().info().threads;
 
@@ -64,10 +67,10 @@ async function main(): Promise<void> {
   console.log(`FMA probe (${threads} threads): ${fmt(probe0, 0)} GFLOP/s`);
 
   // ---- dense vs onnxruntime
-  const ort = loadOrt();
-  if (!ort) console.log("onnxruntime-node not installed in bench/cpu-attention/.peers: peer column skipped (see README.md)");
+  const ort = sparseOnly ? undefined : loadOrt();
+  if (!ort && !sparseOnly) console.log("onnxruntime-node not installed in bench/cpu-attention/.peers: peer column skipped (see README.md)");
   const dense: Record<string, unknown>[] = [];
-  const shapes: [number, number][] = quick ? [[1024, 64]] : [[1024, 64], [4096, 64], [4096, 128]];
+  const shapes: [number, number][] = sparseOnly ? [] : quick ? [[1024, 64]] : [[1024, 64], [4096, 64], [4096, 128]];
   const H = 8;
   for (const [S, D] of shapes) {
     const q = sl.randn([1, H, S, D], { seed: 1 });
@@ -179,7 +182,8 @@ async function main(): Promise<void> {
     ["vertical-slash (8 columns, 66 diagonals)", sl.createBlockMask(sl.mask("q >= kv and (vert[kv] == 1 or slash[q - kv] == 1)", { vert: vertical, slash }), { qLen: S, kvLen: S })],
     ["random 10% of blocks", randomFields()],
   ];
-  const reps = quick ? 3 : 5;
+  // Sparse calls are short: more reps, so one preempted rep moves the median less.
+  const reps = quick ? 3 : 7;
   const denseTimes: number[] = [];
   // Wall time and CPU time (all threads) of one call.
   const run = async (bm?: BlockMaskFields): Promise<[number, number]> => {
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
   }
   const td = median(denseTimes);
   const tdc = median(denseCpu);
-  console.log(`block-sparse, S ${S} D ${D} H ${Hs}, block 128: dense ${fmt(td)} ms (${fmt((4 * Hs * S * S * D) / td / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc)} ms`);
+  console.log(`block-sparse, S ${S} D ${D} H ${Hs}, block 128, ${threads} thread(s), median of ${reps}: dense ${fmt(td)} ms (${fmt((4 * Hs * S * S * D) / td / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc)} ms`);
   for (let i = 0; i < patterns.length; i++) {
     const [name, f] = patterns[i];
     const tiles = f.B * f.H * nb * nb;
