@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { Tensor } from "../../lib/tensor/tensor.js";
 import type { BlockMaskFields } from "../../lib/attention/block-mask.js";
 import type { MaskProgram } from "../../lib/attention/mask-ir.js";
-import { cudaAttention } from "../../lib/backends/cuda/attention.js";
+import { cudaAttentionSync } from "../../lib/backends/cuda/attention.js";
 import { toDevice } from "../../lib/backends/cuda/device-tensor.js";
 import { requireCuda } from "../../lib/backends/cuda/runtime.js";
 import { fromFloat32 } from "../../lib/tensor/tensor.js";
@@ -77,6 +77,8 @@ const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "
 // sm_80 / sm_89 run.
 const VARIANTS: [string, Record<string, string>][] = [
   ["tma pingpong", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }],
+  ["tma, CTA per item", { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }],
+  ["tma pingpong, CTA per item", { SPARSELAB_CUDA_ATTN_PINGPONG: "1", SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }],
   ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }],
   ["mma.sync kernel", { SPARSELAB_CUDA_ATTN_KERNEL: "mma" }],
 ];
@@ -98,7 +100,9 @@ function row(label: string, S: number, D: number, kind: string, ms: number, flop
 for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
   const q = toDevice(randn([1, H, S, D], 1)), k = toDevice(randn([1, H, S, D], 2)), v = toDevice(randn([1, H, S, D], 3));
   const scale = 1 / Math.sqrt(D);
-  const run = (bm?: BlockMaskFields) => () => { void cudaAttention({ q, k, v, scale, returnLse: false, blockMask: bm }).then((r) => r.output.dispose()); };
+  // Each output is released right after its launch, as PyTorch's allocator does when the peer's
+  // result goes out of scope, so every timed call reuses one block (no cuMemAlloc in the loop).
+  const run = (bm?: BlockMaskFields) => () => cudaAttentionSync({ q, k, v, scale, returnLse: false, blockMask: bm }).output.dispose();
   const cm = bandMask(S, 128, undefined);
   for (const [kind, bm, flops] of [["dense", undefined, 4 * H * S * S * D], ["causal", cm, 2 * H * S * S * D]] as const) {
     row(`S=${S} D=${D} ${kind}`, S, D, kind, timeWith({}, run(bm)), flops);
@@ -114,7 +118,7 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const t0 = performance.now();
     const bm = sl.createBlockMask(sl.masks.slidingWindow(w), { H, qLen: S, kvLen: S, blockSize: 128 });
     const tMask = performance.now() - t0;
-    const run = () => { void cudaAttention({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).then((x) => x.output.dispose()); };
+    const run = () => cudaAttentionSync({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).output.dispose();
     row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, timeWith({}, run), undefined);
     for (const [name, env] of VARIANTS) row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, timeWith(env, run), undefined);
     const pcm = peer.get(`flex:${S}:${D}:create_block_mask_window${w}`);

@@ -55,6 +55,10 @@ const cases: Case[] = [
     scoreMod: { kind: "softcap", name: "softcap_2", params: {}, apply: (s) => 2 * Math.tanh(s / 2), program: { expr: { t: "bin", op: "mul", a: num(2), b: { t: "un", op: "tanh", a: { t: "bin", op: "div", a: { t: "var", name: "score" }, b: num(2) } } }, tables: [] } },
     refMod: (s) => 2 * Math.tanh(s / 2),
   },
+  // More work items (q tile, head) than an H100 has SMs: persistent CTAs take several items each,
+  // their stages and barrier phases running on from one item to the next.
+  { name: "many items: dense GQA 5:1 ragged D64 bf16", B: 1, Hq: 40, Hkv: 8, Sq: 520, Skv: 260, D: 64, dtype: "bf16" },
+  { name: "many items: causal GQA 12:1 D128 f16", B: 2, Hq: 24, Hkv: 2, Sq: 384, Skv: 384, D: 128, dtype: "f16", pred: (_b, _h, q, kv) => q >= kv, program: causalIR, qbs: 128, kvbs: 128 },
   // Shapes aimed at the Hopper kernel's schedule: many tiles through both pipeline stages,
   // ragged ends on both sides, GQA 4:1, mask blocks of two 128-key steps, per-head masks.
   { name: "dense long ragged D128 bf16", B: 1, Hq: 2, Hkv: 1, Sq: 700, Skv: 1100, D: 128, dtype: "bf16" },
@@ -80,20 +84,22 @@ const cases: Case[] = [
 ];
 
 const rt = cudaRuntime();
-// On Hopper: "auto" is the TMA kernel (attention_hopper_tma.cu), "cp.async" and "sequential"
+// On Hopper: "auto" is the TMA kernel (attention_hopper_tma.cu, persistent), "pingpong" and
+// "per-item" its other schedules (warp-group ping-pong; one CTA per work item), "cp.async" and "sequential"
 // the cp.async kernel (attention_hopper.cu) with and without its overlapped schedule, "mma" the
 // mma.sync kernel every other GPU runs.
-type Kernel = "auto" | "pingpong" | "cp.async" | "sequential" | "mma";
+type Kernel = "auto" | "pingpong" | "per-item" | "cp.async" | "sequential" | "mma";
 const runs: { c: Case; kernel: Kernel }[] = [];
 for (const c of cases) {
   const bmShape = c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined;
   const hopper = rt !== undefined && useHopper(rt.info.major, c.D, bmShape as never);
   runs.push({ c, kernel: "auto" });
-  if (hopper) runs.push({ c, kernel: "pingpong" }, { c, kernel: "cp.async" }, { c, kernel: "sequential" }, { c, kernel: "mma" });
+  if (hopper) for (const kernel of ["pingpong", "per-item", "cp.async", "sequential", "mma"] as const) runs.push({ c, kernel });
 }
 const ENV: Record<Kernel, Record<string, string>> = {
   auto: {},
   pingpong: { SPARSELAB_CUDA_ATTN_PINGPONG: "1" },
+  "per-item": { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" },
   "cp.async": { SPARSELAB_CUDA_ATTN_TMA: "0" },
   sequential: { SPARSELAB_CUDA_ATTN_TMA: "0", SPARSELAB_CUDA_ATTN_OVERLAP: "0" },
   mma: { SPARSELAB_CUDA_ATTN_KERNEL: "mma" },
@@ -108,18 +114,32 @@ test("cuda attention: compute capability 9.x takes the wgmma kernel for D 64/128
   assert.equal(useHopper(8, 128, undefined), false);
 });
 
+// Fresh random inputs per case (a new seed every run of the suite), shared by the case's kernel
+// runs so the float64 reference is computed once.
+const inputMemo = new Map<Case, ReturnType<typeof makeInputs>>();
+function makeInputs(c: Case) {
+  const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
+  const q = randomTensor([c.B, c.Hq, c.Sq, c.D], c.dtype, seed, 2);
+  const k = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 1, 2);
+  const vv = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 2);
+  const scale = 1 / Math.sqrt(c.D);
+  const bm = c.pred ? bruteBlockMask(c.pred, 1, c.H ?? 1, c.Sq, c.Skv, c.qbs!, c.kvbs!, c.program, c.drop) : undefined;
+  const ref = refAttention(q, k, vv, scale, c.pred, c.refMod ? (s, _b, _h, qi, kv) => c.refMod!(s, qi, kv) : undefined);
+  return { seed, q, k, vv, scale, bm, ref };
+}
+function inputsOf(c: Case) {
+  let x = inputMemo.get(c);
+  if (!x) inputMemo.set(c, (x = makeInputs(c)));
+  return x;
+}
+
 for (const { c, kernel } of runs) {
   const hopper = rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never);
-  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: "wgmma tma pingpong", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
+  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: "wgmma tma pingpong", "per-item": "wgmma tma, CTA per item", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
   test(`cuda attention [${kname}]: ${c.name}`, { skip }, async () => {
     const env = Object.entries(ENV[kernel]);
     for (const [name, value] of env) process.env[name] = value;
-    const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
-    const q = randomTensor([c.B, c.Hq, c.Sq, c.D], c.dtype, seed, 2);
-    const k = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 1, 2);
-    const vv = randomTensor([c.B, c.Hkv, c.Skv, c.D], c.dtype, seed + 2);
-    const scale = 1 / Math.sqrt(c.D);
-    const bm = c.pred ? bruteBlockMask(c.pred, 1, c.H ?? 1, c.Sq, c.Skv, c.qbs!, c.kvbs!, c.program, c.drop) : undefined;
+    const { seed, q, k, vv, scale, bm, ref } = inputsOf(c);
     poison(c.B * c.Hq * c.Sq * c.D * 2, c.B * c.Hq * c.Sq * 4);
     let res;
     try {
@@ -129,7 +149,6 @@ for (const { c, kernel } of runs) {
     }
     const out = widen(await toHost(res.output));
     const lse = await res.lse!.toTypedArray();
-    const ref = refAttention(q, k, vv, scale, c.pred, c.refMod ? (s, _b, _h, qi, kv) => c.refMod!(s, qi, kv) : undefined);
     const tol = c.dtype === "bf16" ? 1e-2 : 4e-3;
     const e = relErr(out, ref.out);
     assert.ok(e < tol, `seed ${seed}: output rel err ${e} >= ${tol}`);

@@ -5,15 +5,16 @@ import type { AttentionArgs, AttentionResult } from "../ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { CODEGEN_PRELUDE, toCuda } from "./codegen.js";
 import { devicePtr, emptyCuda, toDevice } from "./device-tensor.js";
-import { requireCuda, type CompiledFunction } from "./runtime.js";
+import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
+import type { ScoreMod } from "../../attention/types.js";
 
 const OP = "attention (cuda)";
 const BLOCK_N = 64;
 
-/** Device copies of a block mask's index tensors, made once per BlockMask. */
 /** Compiled kernels by their generated defines, so repeated calls skip hashing the source. */
 const fnMemo = new Map<string, CompiledFunction>();
 
+/** Device copies of a block mask's index tensors and tables, made once per BlockMask. */
 const maskCache = new WeakMap<object, { kvNum: Tensor; kvIdx: Tensor; fullNum: Tensor; fullIdx: Tensor; tables: Tensor[] }>();
 
 function deviceMask(bm: BlockMaskFields, tables: (Int32Array | Float32Array)[]) {
@@ -54,7 +55,7 @@ export function attentionDefines(o: {
   ].filter(Boolean);
 }
 
-/** Query rows and keys per step of the Hopper kernel (attention_hopper.cu). */
+/** Query rows and keys per step of the Hopper kernels (attention_hopper*.cu). */
 const HOPPER_BLOCK = 128;
 
 /**
@@ -65,110 +66,154 @@ const HOPPER_BLOCK = 128;
  * mask blocks) runs the mma.sync kernel, attention.cu. SPARSELAB_CUDA_ATTN_KERNEL=mma forces
  * the mma.sync kernel (for comparisons).
  */
-export function useHopper(major: number, D: number, bm: BlockMaskFields | undefined): boolean {
+export function useHopper(major: number, D: number, bm: Pick<BlockMaskFields, "qBlockSize" | "kvBlockSize"> | undefined): boolean {
   if (major !== 9 || process.env.SPARSELAB_CUDA_ATTN_KERNEL === "mma") return false;
   if (D !== 64 && D !== 128) return false;
   return !bm || (bm.qBlockSize % HOPPER_BLOCK === 0 && bm.kvBlockSize % HOPPER_BLOCK === 0);
 }
 
 /**
- * Dynamic shared memory of attention_hopper.cu: Q, then (K, V) stages (three with the
+ * Dynamic shared memory of attention_hopper*.cu: Q, then (K, V) stages (three with the
  * overlapped schedule, two without), and 1 KB to align the swizzle atoms. 225 KB at D = 128.
  */
 export function hopperSmem(D: number, overlap: boolean): number {
   return 1024 + HOPPER_BLOCK * D * 2 + (overlap ? 3 : 2) * 2 * HOPPER_BLOCK * D * 2;
 }
 
-function launchHopper(
-  rt: ReturnType<typeof requireCuda>, args: AttentionArgs, gen: ReturnType<typeof toCuda>, maskProgram: MaskProgram | undefined,
-): AttentionResult {
-  const { q, k, v, blockMask: bm, scale, returnLse } = args;
-  const [B, Hq, Sq, D] = q.shape;
-  const [, Hkv, Skv] = k.shape;
-  // The TMA kernel (producer warp + mbarriers) when the driver can encode tensor maps;
-  // SPARSELAB_CUDA_ATTN_TMA=0 selects the cp.async kernel, SPARSELAB_CUDA_ATTN_OVERLAP=0 its
-  // one-tile-at-a-time schedule (both for comparisons and as fallbacks).
-  const tma = rt.info.tensorMaps && process.env.SPARSELAB_CUDA_ATTN_TMA !== "0";
-  const overlap = tma || process.env.SPARSELAB_CUDA_ATTN_OVERLAP !== "0";
-  const defines = [
-    ...attentionDefines({ D, warps: 8, dtype: q.dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }),
-    `#define OVERLAP ${overlap ? 1 : 0}`,
-    // Warp-group ping-pong of the TMA kernel (SPARSELAB_CUDA_ATTN_PINGPONG=0/1).
-    `#define PINGPONG ${process.env.SPARSELAB_CUDA_ATTN_PINGPONG === "1" ? 1 : 0}`,
-  ];
-  const file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
-  const key = `${file}\n${defines.join("\n")}`;
-  let fn = fnMemo.get(key);
-  if (!fn) {
-    const source = `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource(file)}`;
-    fn = rt.fn(`attention_sm90${tma ? "_tma" : ""}_d${D}_${q.dtype}`, source, tma ? "attention_fwd_sm90_tma" : "attention_fwd_sm90", hopperSmem(D, overlap));
-    fnMemo.set(key, fn);
-  }
-  const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
-  const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
-  const m = maskArgs(bm, gen, maskProgram, Math.ceil(Sq / HOPPER_BLOCK));
-  // TMA views: [heads, rows, D] with boxes of 128 rows x 64 columns (one 128-byte swizzle atom
-  // wide), so a tile past a head's last row reads zeros instead of the next head.
-  const view = (t: Tensor, rows: number, heads: number) =>
-    rt.tensorMap({
-      dtype: q.dtype as "bf16" | "f16", globalAddress: devicePtr(t), globalDims: [D, rows, heads],
-      globalStridesBytes: [D * 2, rows * D * 2], boxDims: [64, HOPPER_BLOCK, 1], swizzle: 128,
-    });
-  const inputs = tma
-    ? { spec: "mmm", args: [view(q, Sq, B * Hq), view(k, Skv, B * Hkv), view(v, Skv, B * Hkv)] }
-    : { spec: "ppp", args: [devicePtr(q), devicePtr(k), devicePtr(v)] };
-  rt.launch(
-    fn,
-    [Math.ceil(Sq / HOPPER_BLOCK), Hq, B],
-    [tma ? 384 : 256, 1, 1],
-    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
-    [
-      ...inputs.args, devicePtr(o), lse ? devicePtr(lse) : 0,
-      m.kvNum, m.kvIdx, m.fullNum, m.fullIdx,
-      Hq, Hkv, Sq, Skv, m.bmB, m.bmH, m.qBlocks, m.kvBlocks, bm ? bm.qBlockSize : HOPPER_BLOCK, bm ? bm.kvBlockSize : HOPPER_BLOCK,
-      scale,
-      ...m.tablePtrs,
-    ],
-  );
-  m.release();
-  return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
+/**
+ * Everything about a launch that depends only on the block mask, the score mod, the head dim,
+ * the dtype and the kernel choice: the compiled kernel, its shape, the mask's device pointers
+ * and the tables. Cached per BlockMask (and score mod), so a repeated call does no code
+ * generation, no hashing and no uploads: it allocates the output and launches.
+ */
+interface Plan {
+  fn: CompiledFunction;
+  kind: "tma" | "cp.async" | "mma";
+  blockM: number;
+  threads: number;
+  kvBlockSize: number;
+  mask: { kvNum: number; kvIdx: number; fullNum: number; fullIdx: number; bmB: number; bmH: number; qBlocks: number; kvBlocks: number; qBlockSize: number } | undefined;
+  tablePtrs: number[];
+  /** Score-mod tables on the device, owned by the plan. */
+  owned: Tensor[];
+}
+const NO_MASK = {};
+const planCache = new WeakMap<object, Map<string, Plan>>();
+const modIds = new WeakMap<object, number>();
+let nextModId = 1;
+/** Bound on plans per mask (dense calls share one map): past it, the oldest plans go. */
+const MAX_PLANS = 64;
+
+function envKey(): string {
+  const e = process.env;
+  return `${e.SPARSELAB_CUDA_ATTN_KERNEL ?? ""}|${e.SPARSELAB_CUDA_ATTN_TMA ?? ""}|${e.SPARSELAB_CUDA_ATTN_OVERLAP ?? ""}|${e.SPARSELAB_CUDA_ATTN_PINGPONG ?? ""}|${e.SPARSELAB_CUDA_ATTN_WARPS ?? ""}|${e.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? ""}`;
 }
 
-/**
- * The block-mask and table arguments both kernels take: device copies of the mask's index
- * tensors (cached per BlockMask), its dimensions, and the tables' pointers (mask tables cached,
- * score-mod tables uploaded per call and released by `release` once the launch is queued).
- */
-function maskArgs(bm: BlockMaskFields | undefined, gen: ReturnType<typeof toCuda>, maskProgram: MaskProgram | undefined, qBlocksDense: number) {
-  let kvNum = 0, kvIdx = 0, fullNum = 0, fullIdx = 0, bmB = 1, bmH = 1, qBlocks = qBlocksDense, kvBlocks = 0;
+/** TMA descriptors by (address, view): encoding one costs a driver call, and calls repeat. */
+const tmaCache = new Map<string, Buffer>();
+function headView(rt: CudaRuntime, t: Tensor, rows: number, heads: number, D: number): Buffer {
+  const ptr = devicePtr(t);
+  const key = `${ptr}|${rows}|${heads}|${D}|${t.dtype}`;
+  let m = tmaCache.get(key);
+  if (!m) {
+    // [heads, rows, D] with boxes of 128 rows x 64 columns (one 128-byte swizzle atom wide), so
+    // a tile past a head's last row reads zeros instead of the next head's rows.
+    m = rt.tensorMap({
+      dtype: t.dtype as "bf16" | "f16", globalAddress: ptr, globalDims: [D, rows, heads],
+      globalStridesBytes: [D * 2, rows * D * 2], boxDims: [64, HOPPER_BLOCK, 1], swizzle: 128,
+    });
+    if (tmaCache.size >= 256) tmaCache.delete(tmaCache.keys().next().value!);
+    tmaCache.set(key, m);
+  }
+  return m;
+}
+
+function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields | undefined, maskProgram: MaskProgram | undefined, scoreMod: ScoreMod | undefined): Plan {
+  const gen = toCuda([maskProgram, scoreMod?.program]);
+  const exprs = { maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs };
+  let fn: CompiledFunction, kind: Plan["kind"], blockM: number, threads: number, kvBlockSize: number;
+  let defines: string[], file: string, name: string, entry: string, smem: number;
+  if (useHopper(rt.info.major, D, bm)) {
+    // The TMA kernel when the driver can encode tensor maps; SPARSELAB_CUDA_ATTN_TMA=0 selects
+    // the cp.async kernel, SPARSELAB_CUDA_ATTN_OVERLAP=0 its one-tile-at-a-time schedule, and
+    // SPARSELAB_CUDA_ATTN_PINGPONG=1 the TMA kernel's warp-group ping-pong (comparisons).
+    const tma = rt.info.tensorMaps && process.env.SPARSELAB_CUDA_ATTN_TMA !== "0";
+    const overlap = tma || process.env.SPARSELAB_CUDA_ATTN_OVERLAP !== "0";
+    kind = tma ? "tma" : "cp.async";
+    defines = [
+      ...attentionDefines({ D, warps: 8, dtype, ...exprs }),
+      `#define OVERLAP ${overlap ? 1 : 0}`,
+      `#define PINGPONG ${process.env.SPARSELAB_CUDA_ATTN_PINGPONG === "1" ? 1 : 0}`,
+    ];
+    file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
+    name = `attention_sm90${tma ? "_tma" : ""}_d${D}_${dtype}`;
+    entry = tma ? "attention_fwd_sm90_tma" : "attention_fwd_sm90";
+    smem = hopperSmem(D, overlap);
+    blockM = HOPPER_BLOCK;
+    threads = tma ? 384 : 256;
+    kvBlockSize = bm ? bm.kvBlockSize : HOPPER_BLOCK;
+  } else {
+    // 4 warps (64 query rows) per CTA measured faster than 8 on H100 (bench/gpu): two CTAs fit
+    // per SM at ~230 registers a thread, and their loads overlap each other's math.
+    let warps = Number(process.env.SPARSELAB_CUDA_ATTN_WARPS ?? 4) === 8 ? 8 : 4;
+    if (bm && (bm.qBlockSize / 16) % warps !== 0) warps = 4;
+    // Measured on H100 (bench/gpu): capping registers for three CTAs per SM pays at D <= 64
+    // (+5%) and costs at D = 128 (spills, -15%).
+    const minBlocks = Number(process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? (D <= 64 ? 3 : 1));
+    kind = "mma";
+    defines = attentionDefines({ D, warps, dtype, minBlocks, ...exprs });
+    file = "attention.cu";
+    name = `attention_d${D}_w${warps}_${dtype}`;
+    entry = "attention_fwd";
+    // Two stages of K and V tiles; Q borrows stage 1 before the pipeline starts.
+    smem = 4 * BLOCK_N * D * 2;
+    blockM = warps * 16;
+    threads = warps * 32;
+    kvBlockSize = bm ? bm.kvBlockSize : BLOCK_N;
+  }
+  const key = `${file}\n${defines.join("\n")}`;
+  fn = fnMemo.get(key)!;
+  if (!fn) {
+    fn = rt.fn(name, `${defines.join("\n")}\n${CODEGEN_PRELUDE}\n${rt.kernelSource(file)}`, entry, smem);
+    fnMemo.set(key, fn);
+  }
+  let mask: Plan["mask"];
   let tablePtrs: number[] = [];
   if (bm) {
     const dm = deviceMask(bm, gen.tables.slice(0, maskProgram?.tables.length ?? 0));
-    kvNum = devicePtr(dm.kvNum);
-    kvIdx = devicePtr(dm.kvIdx);
-    fullNum = devicePtr(dm.fullNum);
-    fullIdx = devicePtr(dm.fullIdx);
-    bmB = bm.B;
-    bmH = bm.H;
-    qBlocks = bm.kvNumBlocks.shape[2];
-    kvBlocks = bm.kvIndices.shape[3];
+    mask = {
+      kvNum: devicePtr(dm.kvNum), kvIdx: devicePtr(dm.kvIdx), fullNum: devicePtr(dm.fullNum), fullIdx: devicePtr(dm.fullIdx),
+      bmB: bm.B, bmH: bm.H, qBlocks: bm.kvNumBlocks.shape[2], kvBlocks: bm.kvIndices.shape[3], qBlockSize: bm.qBlockSize,
+    };
     tablePtrs = dm.tables.map(devicePtr);
   }
-  const smTables = gen.tables.slice(maskProgram?.tables.length ?? 0).map((t) =>
+  // Score-mod tables follow the mask's.
+  const owned = gen.tables.slice(maskProgram?.tables.length ?? 0).map((t) =>
     toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)),
   );
-  tablePtrs = tablePtrs.concat(smTables.map(devicePtr));
-  return {
-    kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, tablePtrs,
-    release: () => { for (const t of smTables) t.dispose(); }, // the allocator keeps the memory until the stream passes it
-  };
+  tablePtrs = tablePtrs.concat(owned.map(devicePtr));
+  return { fn, kind, blockM, threads, kvBlockSize, mask, tablePtrs, owned };
 }
 
 /**
- * The CUDA implementation of "attention": validates what this kernel supports beyond the
- * public checks, generates the kernel source for the mask and score mod, and launches it.
+ * The CUDA implementation of "attention" (the registry's op): see `cudaAttentionSync`.
  */
 export async function cudaAttention(args: AttentionArgs): Promise<AttentionResult> {
+  return cudaAttentionSync(args);
+}
+
+/**
+ * Attention on the GPU, launched before it returns (the result's tensors are filled in stream
+ * order): validates what the kernels support beyond the public checks, picks the kernel
+ * (Hopper wgmma kernels on compute capability 9.x, the mma.sync kernel elsewhere), compiles it
+ * once per mask / score mod (the mask and score mod become kernel code) and launches it.
+ * Synchronous so that a caller timing or chaining launches can release each output at once;
+ * users reach it through `sl.attention` with a CUDA backend (the registry's "attention" op).
+ * @example
+ * const q = sl.randn([1, 8, 4096, 128], { seed: 1 }).astype("bf16").to("cuda");
+ * const out = await sl.attention(q, q, q, { blockMask: sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096 }) });
+ */
+export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
   const rt = requireCuda(OP);
   const { q, k, v, blockMask: bm, scoreMod, scale, returnLse } = args;
   const [B, Hq, Sq, D] = q.shape;
@@ -182,64 +227,67 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
     throw new SparselabError(OP, `q, k, v must share a dtype, got ${q.dtype}, ${k.dtype}, ${v.dtype}`);
   if (D % 16 !== 0 || D > 128 || Dk !== D || Dv !== D)
     throw new SparselabError(OP, `head dims must be equal multiples of 16 up to 128, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
-
-  // 4 warps (64 query rows) per CTA measured faster than 8 on H100 (bench/gpu): two CTAs fit
-  // per SM at ~230 registers a thread, and their loads overlap each other's math.
   if (!(scale > 0))
     throw new SparselabError(OP, `scale must be positive on CUDA (it is folded into exp2 with the running max), got ${scale}`);
-  let warps = Number(process.env.SPARSELAB_CUDA_ATTN_WARPS ?? 4) === 8 ? 8 : 4;
-  let kvBlockSize = BLOCK_N;
-  let maskProgram;
-  if (bm) {
-    if (bm.qBlockSize % 64 !== 0)
-      throw new SparselabError(OP, `block mask q block size must be a multiple of 64 on CUDA, got ${bm.qBlockSize}`);
-    if (bm.kvBlockSize % BLOCK_N !== 0)
-      throw new SparselabError(OP, `block mask kv block size must be a multiple of ${BLOCK_N} on CUDA, got ${bm.kvBlockSize}`);
-    if ((bm.qBlockSize / 16) % warps !== 0) warps = 4;
-    kvBlockSize = bm.kvBlockSize;
-    if (anyPartial(bm)) {
-      if (!bm.mask) throw new SparselabError(OP, "the block mask has partial tiles but no mask to refine them");
-      if (!bm.mask.program)
-        throw new SparselabError(OP, `mask '${bm.mask.name}' is a plain function; CUDA runs built-in and expression masks (use backend "cpu" or express it with sl.mask("..."))`);
-      maskProgram = bm.mask.program;
-    }
-  }
-  if (scoreMod && !scoreMod.program)
-    throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
 
-  const gen = toCuda([maskProgram, scoreMod?.program]);
-  if (useHopper(rt.info.major, D, bm)) return launchHopper(rt, args, gen, maskProgram);
-  // Measured on H100 (bench/gpu, BENCH_VARIANTS=1): capping registers for three CTAs per SM pays
-  // at D <= 64 (+5%) and costs at D = 128 (spills, -15%).
-  const minBlocks = Number(process.env.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? (D <= 64 ? 3 : 1));
-  const defines = attentionDefines({ D, warps, dtype: q.dtype, minBlocks, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs });
-  const blockM = warps * 16;
-  // Two stages of K and V tiles; Q borrows stage 1 before the pipeline starts.
-  const smem = 4 * BLOCK_N * D * 2;
-  const key = defines.join("\n");
-  let fn = fnMemo.get(key);
-  if (!fn) {
-    const source = `${key}\n${CODEGEN_PRELUDE}\n${rt.kernelSource("attention.cu")}`;
-    fn = rt.fn(`attention_d${D}_w${warps}_${q.dtype}`, source, "attention_fwd", smem);
-    fnMemo.set(key, fn);
+  const modKey = scoreMod ? (modIds.get(scoreMod) ?? (modIds.set(scoreMod, nextModId), nextModId++)) : 0;
+  const key = `${D}|${q.dtype}|${modKey}|${envKey()}`;
+  let plans = planCache.get(bm ?? NO_MASK);
+  let plan = plans?.get(key);
+  if (!plan) {
+    let maskProgram: MaskProgram | undefined;
+    if (bm) {
+      if (bm.qBlockSize % 64 !== 0)
+        throw new SparselabError(OP, `block mask q block size must be a multiple of 64 on CUDA, got ${bm.qBlockSize}`);
+      if (bm.kvBlockSize % BLOCK_N !== 0)
+        throw new SparselabError(OP, `block mask kv block size must be a multiple of ${BLOCK_N} on CUDA, got ${bm.kvBlockSize}`);
+      if (anyPartial(bm)) {
+        if (!bm.mask) throw new SparselabError(OP, "the block mask has partial tiles but no mask to refine them");
+        if (!bm.mask.program)
+          throw new SparselabError(OP, `mask '${bm.mask.name}' is a plain function; CUDA runs built-in and expression masks (use backend "cpu" or express it with sl.mask("..."))`);
+        maskProgram = bm.mask.program;
+      }
+    }
+    if (scoreMod && !scoreMod.program)
+      throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
+    plan = makePlan(rt, D, q.dtype, bm, maskProgram, scoreMod);
+    if (!plans) planCache.set(bm ?? NO_MASK, (plans = new Map()));
+    if (plans.size >= MAX_PLANS) {
+      const [oldKey, old] = plans.entries().next().value!;
+      for (const t of old.owned) t.dispose(); // stream-ordered: the allocator reuses it after queued work
+      plans.delete(oldKey);
+    }
+    plans.set(key, plan);
   }
 
   const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
   const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
-  const m = maskArgs(bm, gen, maskProgram, Math.ceil(Sq / blockM));
+  const m = plan.mask;
+  const inputs =
+    plan.kind === "tma"
+      ? { spec: "mmm", args: [headView(rt, q, Sq, B * Hq, D), headView(rt, k, Skv, B * Hkv, D), headView(rt, v, Skv, B * Hkv, D)] }
+      : { spec: "ppp", args: [devicePtr(q), devicePtr(k), devicePtr(v)] };
+  const qTiles = Math.ceil(Sq / plan.blockM);
+  // The TMA kernel walks work items (q tile, head, batch) itself: one CTA per SM striding over
+  // them (persistent, the default; SPARSELAB_CUDA_ATTN_PERSISTENT=0 gives one CTA per item).
+  const items = qTiles * Hq * B;
+  const grid: [number, number, number] =
+    plan.kind === "tma"
+      ? [process.env.SPARSELAB_CUDA_ATTN_PERSISTENT === "0" ? items : Math.min(items, rt.info.multiprocessors), 1, 1]
+      : [qTiles, Hq, B];
   rt.launch(
-    fn,
-    [Math.ceil(Sq / blockM), Hq, B],
-    [warps * 32, 1, 1],
-    "ppppp" + "pppp" + "iiiiiiiiii" + "f" + "p".repeat(m.tablePtrs.length),
+    plan.fn,
+    grid,
+    [plan.threads, 1, 1],
+    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + (plan.kind === "tma" ? "i" : "") + "f" + "p".repeat(plan.tablePtrs.length),
     [
-      devicePtr(q), devicePtr(k), devicePtr(v), devicePtr(o), lse ? devicePtr(lse) : 0,
-      m.kvNum, m.kvIdx, m.fullNum, m.fullIdx,
-      Hq, Hkv, Sq, Skv, m.bmB, m.bmH, m.qBlocks, m.kvBlocks, bm ? bm.qBlockSize : blockM, kvBlockSize,
+      ...inputs.args, devicePtr(o), lse ? devicePtr(lse) : 0,
+      m?.kvNum ?? 0, m?.kvIdx ?? 0, m?.fullNum ?? 0, m?.fullIdx ?? 0,
+      Hq, Hkv, Sq, Skv, m?.bmB ?? 1, m?.bmH ?? 1, m?.qBlocks ?? qTiles, m?.kvBlocks ?? 0, m?.qBlockSize ?? plan.blockM, plan.kvBlockSize,
+      ...(plan.kind === "tma" ? [items] : []),
       scale,
-      ...m.tablePtrs,
+      ...plan.tablePtrs,
     ],
   );
-  m.release();
   return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
 }

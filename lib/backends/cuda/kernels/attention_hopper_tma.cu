@@ -77,45 +77,17 @@ __device__ __forceinline__ void turn_pass(int wg) {
 #endif
 }
 
-extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
-    attention_fwd_sm90_tma(const __grid_constant__ TmaMap mapQ, const __grid_constant__ TmaMap mapK,
-                           const __grid_constant__ TmaMap mapV, elem_t* __restrict__ O, float* __restrict__ LSE,
-                           const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
-                           const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
-                           int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
-                           int kvBlockSize, float scale TABLE_PARAMS) {
-  extern __shared__ __align__(1024) unsigned char smem_raw[];
-  // Barriers: fullQ, then fullK[3], fullV[3], empty[3].
-  __shared__ __align__(8) unsigned long long bars[1 + 3 * STAGES];
-  const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  const u32 sQ = base;
-#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
-#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
-  const u32 barQ = smem_addr(&bars[0]);
-#define BAR_K(s) (barQ + 8 * (1 + (s)))
-#define BAR_V(s) (barQ + 8 * (1 + STAGES + (s)))
-#define BAR_EMPTY(s) (barQ + 8 * (1 + 2 * STAGES + (s)))
-
-  const int qTile = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-  const int hk = h / (Hq / Hkv);
-  const int q0 = qTile * BLOCK_M;
-
-  // The tile schedule, as in attention.cu; the producer and the consumers each walk it.
-  const int sub = kvBlockSize / BLOCK_N;
-  int nPartial = 0, nFull = 0;
-  const int* pList = nullptr;
-  const int* fList = nullptr;
-  const bool dense = fullNum == nullptr;
-  if (!dense) {
-    const int mb = bmB == 1 ? 0 : b, mh = bmH == 1 ? 0 : h;
-    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + q0 / qBlockSize;
-    nPartial = kvNum ? kvNum[row] : 0;
-    nFull = fullNum[row];
-    pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
-    fList = fullIdx + row * kvBlocks;
-  }
-  const int nTiles = dense ? (Skv + BLOCK_N - 1) / BLOCK_N : (nPartial + nFull) * sub;
-  auto tileStart = [&](int j, bool& masked) -> int {
+// One work item is one (q tile, head, batch); item = ((b * Hq + h) * nQTiles + qTile), so CTAs
+// that run at the same time share K / V rows in L2. The grid is either one CTA per item or
+// persistent (one CTA per SM striding over the items): then the producer loads the next item's
+// Q and first K / V tiles while the consumers finish the current one and write its output, and
+// the stages and their barrier phases run on across items (g counts tiles over the CTA's life).
+struct Schedule {
+  int q0, h, b, hk, nTiles, nPartial, sub, kvBlockSize;
+  const int* pList;
+  const int* fList;
+  bool dense;
+  __device__ __forceinline__ int tileStart(int j, bool& masked) const {
     if (dense) {
       masked = false;
       return j * BLOCK_N;
@@ -127,7 +99,59 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     }
     masked = false;
     return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
-  };
+  }
+};
+
+// The tile schedule of an item, as in attention.cu: partial tiles, then full ones, each mask kv
+// block walked in BLOCK_N steps; a dense call walks every BLOCK_N tile as full.
+__device__ __forceinline__ Schedule schedule(int item, int nQTiles, int Hq, int Hkv, int Skv, const int* kvNum, const int* kvIdx,
+                                             const int* fullNum, const int* fullIdx, int bmB, int bmH, int qBlocks, int kvBlocks,
+                                             int qBlockSize, int kvBlockSize) {
+  Schedule sc;
+  const int qTile = item % nQTiles, bh = item / nQTiles;
+  sc.h = bh % Hq;
+  sc.b = bh / Hq;
+  sc.hk = sc.h / (Hq / Hkv);
+  sc.q0 = qTile * BLOCK_M;
+  sc.sub = kvBlockSize / BLOCK_N;
+  sc.kvBlockSize = kvBlockSize;
+  sc.dense = fullNum == nullptr;
+  sc.nPartial = 0;
+  sc.pList = nullptr;
+  sc.fList = nullptr;
+  if (sc.dense) {
+    sc.nTiles = (Skv + BLOCK_N - 1) / BLOCK_N;
+  } else {
+    const int mb = bmB == 1 ? 0 : sc.b, mh = bmH == 1 ? 0 : sc.h;
+    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + sc.q0 / qBlockSize;
+    sc.nPartial = kvNum ? kvNum[row] : 0;
+    sc.pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
+    sc.fList = fullIdx + row * kvBlocks;
+    sc.nTiles = (sc.nPartial + fullNum[row]) * sc.sub;
+  }
+  return sc;
+}
+
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
+    attention_fwd_sm90_tma(const __grid_constant__ TmaMap mapQ, const __grid_constant__ TmaMap mapK,
+                           const __grid_constant__ TmaMap mapV, elem_t* __restrict__ O, float* __restrict__ LSE,
+                           const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
+                           const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
+                           int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
+                           int kvBlockSize, int nItems, float scale TABLE_PARAMS) {
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  // Barriers: fullQ, fullK[3], fullV[3], empty[3], emptyQ.
+  __shared__ __align__(8) unsigned long long bars[2 + 3 * STAGES];
+  const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const u32 sQ = base;
+#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
+#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
+  const u32 barQ = smem_addr(&bars[0]);
+#define BAR_K(s) (barQ + 8 * (1 + (s)))
+#define BAR_V(s) (barQ + 8 * (1 + STAGES + (s)))
+#define BAR_EMPTY(s) (barQ + 8 * (1 + 2 * STAGES + (s)))
+#define BAR_QEMPTY (barQ + 8 * (1 + 3 * STAGES))
+  const int nQTiles = (Sq + BLOCK_M - 1) / BLOCK_M;
 
   if (threadIdx.x == 0) {
     mbar_init(barQ, 1);
@@ -136,6 +160,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       mbar_init(BAR_V(s), 1);
       mbar_init(BAR_EMPTY(s), 256);
     }
+    mbar_init(BAR_QEMPTY, 256);
     // Make the initialised barriers visible to the async proxy the copies complete on.
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -145,107 +170,120 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     // Producer: one thread issues every copy; the warpgroup gives its registers away.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (threadIdx.x == 0) {
-      mbar_expect_tx(barQ, Q_BYTES);
+      int g = 0, n = 0;
+      for (int item = blockIdx.x; item < nItems; item += gridDim.x, n++) {
+        const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+        // Q of the last item is free once both consumer warpgroups issued their last S = Q Kᵀ.
+        if (n > 0) mbar_wait(BAR_QEMPTY, (n - 1) & 1);
+        mbar_expect_tx(barQ, Q_BYTES);
 #pragma unroll
-      for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, q0, b * Hq + h);
-      for (int j = 0; j < nTiles; j++) {
-        const int s = j % STAGES;
-        // Stage s last held tile j - 3: wait until every consumer thread released it.
-        if (j >= STAGES) mbar_wait(BAR_EMPTY(s), ((j / STAGES) - 1) & 1);
-        bool m;
-        const int kv = tileStart(j, m);
-        mbar_expect_tx(BAR_K(s), KV_BYTES);
+        for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, sc.q0, sc.b * Hq + sc.h);
+        for (int j = 0; j < sc.nTiles; j++, g++) {
+          const int s = g % STAGES;
+          // Stage s last held tile g - 3: wait until every consumer thread released it.
+          if (g >= STAGES) mbar_wait(BAR_EMPTY(s), ((g / STAGES) - 1) & 1);
+          bool m;
+          const int kv = sc.tileStart(j, m);
+          mbar_expect_tx(BAR_K(s), KV_BYTES);
 #pragma unroll
-        for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SK(s) + cb * BLOCK_N * 128, &mapK, BAR_K(s), cb * 64, kv, b * Hkv + hk);
-        mbar_expect_tx(BAR_V(s), KV_BYTES);
+          for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SK(s) + cb * BLOCK_N * 128, &mapK, BAR_K(s), cb * 64, kv, sc.b * Hkv + sc.hk);
+          mbar_expect_tx(BAR_V(s), KV_BYTES);
 #pragma unroll
-        for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SV(s) + cb * BLOCK_N * 128, &mapV, BAR_V(s), cb * 64, kv, b * Hkv + hk);
+          for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SV(s) + cb * BLOCK_N * 128, &mapV, BAR_V(s), cb * 64, kv, sc.b * Hkv + sc.hk);
+        }
       }
     }
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
     const int wg = threadIdx.x / 128 - 1, warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
-    const int qa = q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
-    const u32 sQwg = sQ + wg * 64 * 128;                               // this warpgroup's 64 Q rows
-
-    float o[HEAD_DIM / 2];
-#pragma unroll
-    for (int i = 0; i < HEAD_DIM / 2; i++) o[i] = 0.f;
-    RowState rs{NEG_INF, NEG_INF, 0.f, 0.f};
+    const u32 sQwg = sQ + wg * 64 * 128;  // this warpgroup's 64 Q rows
 #ifdef HAS_SCORE_MOD
     const float sc2 = 1.f;  // score_fn's output is scaled and moved to the log2 domain already
 #else
     const float sc2 = scale * LOG2E;
 #endif
-    float s[BLOCK_N / 2];
-    u32 p[BLOCK_N / 16][4];
-    float corrA, corrB;
-
-    // Q is waited for even with no tiles, so no copy is in flight when the CTA exits.
-    mbar_wait(barQ, 0);
     if (wg == 1) turn_pass(1);
-    // FlashAttention-3's order, as in attention_hopper.cu: S of tile j + 1 and P V of tile j
-    // in flight together, the softmax of tile j + 1 under P V of tile j, the last P V peeled.
-    if (nTiles > 0) {
-      bool masked;
-      const int kv0 = tileStart(0, masked);
-      mbar_wait(BAR_K(0), 0);
-      turn_take(wg);
-      issue_qk(s, sQwg, SK(0));
-      turn_pass(wg);
-      wgmma_wait<0>();
-      fence_regs<BLOCK_N / 2>(s);
-      softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
-      pack_p(s, p);
-    }
-    for (int j = 0; j + 1 < nTiles; j++) {
-      const int sc = j % STAGES, sn = (j + 1) % STAGES;
-      bool masked;
-      const int kv0 = tileStart(j + 1, masked);
-      mbar_wait(BAR_K(sn), ((j + 1) / STAGES) & 1);
-      mbar_wait(BAR_V(sc), (j / STAGES) & 1);
-      turn_take(wg);
-      issue_qk(s, sQwg, SK(sn));
-      issue_pv(o, p, SV(sc));
-      turn_pass(wg);
-      wgmma_wait<1>();  // S of tile j + 1 is done, P V of tile j may run on
-      fence_regs<BLOCK_N / 2>(s);
-      softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
-      wgmma_wait<0>();
-      fence_regs<HEAD_DIM / 2>(o);
-      mbar_arrive(BAR_EMPTY(sc));  // tile j's K and V are no longer read by this thread
-      rescale_o(o, corrA, corrB);
-      pack_p(s, p);
-    }
-    if (nTiles > 0) {
-      const int sc = (nTiles - 1) % STAGES;
-      mbar_wait(BAR_V(sc), ((nTiles - 1) / STAGES) & 1);
-      turn_take(wg);
-      issue_pv(o, p, SV(sc));
-      turn_pass(wg);
-      wgmma_wait<0>();
-      fence_regs<HEAD_DIM / 2>(o);
+    int g = 0, n = 0;
+    for (int item = blockIdx.x; item < nItems; item += gridDim.x, n++) {
+      const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+      const int b = sc.b, h = sc.h, nTiles = sc.nTiles;
+      const int qa = sc.q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
+      float o[HEAD_DIM / 2];
+#pragma unroll
+      for (int i = 0; i < HEAD_DIM / 2; i++) o[i] = 0.f;
+      RowState rs{NEG_INF, NEG_INF, 0.f, 0.f};
+      float s[BLOCK_N / 2];
+      u32 p[BLOCK_N / 16][4];
+      float corrA, corrB;
+
+      // Q is waited for even with no tiles, so no copy is in flight when the CTA exits.
+      mbar_wait(barQ, n & 1);
+      // FlashAttention-3's order, as in attention_hopper.cu: S of tile j + 1 and P V of tile j
+      // in flight together, the softmax of tile j + 1 under P V of tile j, the last P V peeled.
+      if (nTiles > 0) {
+        bool masked;
+        const int kv0 = sc.tileStart(0, masked);
+        mbar_wait(BAR_K(g % STAGES), (g / STAGES) & 1);
+        turn_take(wg);
+        issue_qk(s, sQwg, SK(g % STAGES));
+        turn_pass(wg);
+        wgmma_wait<0>();
+        fence_regs<BLOCK_N / 2>(s);
+        softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+        pack_p(s, p);
+      }
+      for (int j = 0; j + 1 < nTiles; j++) {
+        const int gc = g + j, gn = gc + 1;
+        bool masked;
+        const int kv0 = sc.tileStart(j + 1, masked);
+        mbar_wait(BAR_K(gn % STAGES), (gn / STAGES) & 1);
+        mbar_wait(BAR_V(gc % STAGES), (gc / STAGES) & 1);
+        turn_take(wg);
+        issue_qk(s, sQwg, SK(gn % STAGES));
+        issue_pv(o, p, SV(gc % STAGES));
+        turn_pass(wg);
+        wgmma_wait<1>();  // S of tile j + 1 is done, P V of tile j may run on
+        fence_regs<BLOCK_N / 2>(s);
+        softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
+        wgmma_wait<0>();
+        fence_regs<HEAD_DIM / 2>(o);
+        mbar_arrive(BAR_EMPTY(gc % STAGES));  // tile j's K and V are no longer read by this thread
+        rescale_o(o, corrA, corrB);
+        pack_p(s, p);
+      }
+      mbar_arrive(BAR_QEMPTY);  // every S = Q Kᵀ of this item has completed
+      if (nTiles > 0) {
+        const int gc = g + nTiles - 1;
+        mbar_wait(BAR_V(gc % STAGES), (gc / STAGES) & 1);
+        turn_take(wg);
+        issue_pv(o, p, SV(gc % STAGES));
+        turn_pass(wg);
+        wgmma_wait<0>();
+        fence_regs<HEAD_DIM / 2>(o);
+        mbar_arrive(BAR_EMPTY(gc % STAGES));
+      }
+      g += nTiles;
+
+      // Epilogue: normalise, write O and lse (the producer is loading the next item meanwhile).
+      float lA = rs.lA, lB = rs.lB;
+      lA += __shfl_xor_sync(0xffffffff, lA, 1);
+      lA += __shfl_xor_sync(0xffffffff, lA, 2);
+      lB += __shfl_xor_sync(0xffffffff, lB, 1);
+      lB += __shfl_xor_sync(0xffffffff, lB, 2);
+      const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
+      elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
+#pragma unroll
+      for (int i = 0; i < HEAD_DIM / 8; i++) {
+        const int col = i * 8 + (lane % 4) * 2;
+        if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
+        if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
+      }
+      if (LSE != nullptr && lane % 4 == 0) {
+        float* gL = LSE + (size_t)(b * Hq + h) * Sq;
+        if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
+        if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
+      }
     }
     if (wg == 0) turn_take(0);  // the pass warpgroup 1 gave up front
-
-    // Epilogue: normalise, write O and lse.
-    float lA = rs.lA, lB = rs.lB;
-    lA += __shfl_xor_sync(0xffffffff, lA, 1);
-    lA += __shfl_xor_sync(0xffffffff, lA, 2);
-    lB += __shfl_xor_sync(0xffffffff, lB, 1);
-    lB += __shfl_xor_sync(0xffffffff, lB, 2);
-    const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
-    elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
-#pragma unroll
-    for (int i = 0; i < HEAD_DIM / 8; i++) {
-      const int col = i * 8 + (lane % 4) * 2;
-      if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
-      if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
-    }
-    if (LSE != nullptr && lane % 4 == 0) {
-      float* gL = LSE + (size_t)(b * Hq + h) * Sq;
-      if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
-      if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
-    }
   }
 }
