@@ -198,6 +198,20 @@ test("cancellation stops a long run mid-op", async () => {
   await assert.rejects(attentionInto({ q, k, v, scale: 0.125, returnLse: false, signal: AbortSignal.abort() }, out), (e: Error) => e.name === "CancelledError");
 });
 
+test("one kv head per pack batch (batches share two pack buffers; tiles wait only for their batch)", async () => {
+  await requireAddon();
+  const saved = process.env.SPARSELAB_TUNE_PACK_KB;
+  try {
+    process.env.SPARSELAB_TUNE_PACK_KB = "1";
+    await check({ B: 2, Hq: 6, Hkv: 3, Sq: 190, Skv: 260, D: 64 }, "dense, 6 batches");
+    const bm = sl.createBlockMask(sl.masks.slidingWindow(40), { qLen: 190, kvLen: 260, blockSize: 32 });
+    await check({ B: 2, Hq: 6, Hkv: 3, Sq: 190, Skv: 260, D: 80, dtype: "bf16", blockMask: bm }, "window bf16, 6 batches");
+  } finally {
+    if (saved === undefined) delete process.env.SPARSELAB_TUNE_PACK_KB;
+    else process.env.SPARSELAB_TUNE_PACK_KB = saved;
+  }
+});
+
 test("dense tile-size variants (wide kv chunks, 96-row q tiles) used for long sequences", async () => {
   await requireAddon();
   // The defaults switch to these at S >= 2048; the tuning variables force them at small S.

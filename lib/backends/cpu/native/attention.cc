@@ -12,8 +12,12 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "kernels.h"
@@ -21,6 +25,12 @@
 
 namespace sl {
 namespace {
+
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 int env_int(const char* name, int dflt) {
   const char* e = std::getenv(name);
@@ -78,16 +88,17 @@ struct Scratch {
 
 // Packed K / V storage. Small buffers are kept per calling thread and reused, so repeated
 // calls (a notebook loop, a widget) do not page-fault fresh memory every time; large ones are
-// freed after the call. Uninitialised: the pack pass writes every element it later reads.
+// freed after the call. A call takes up to four (K and V, two sets). Uninitialised: the pack
+// pass writes every element it later reads.
 class PackBuffer {
  public:
   explicit PackBuffer(size_t n) {
-    static thread_local std::unique_ptr<float[]> kept[2];
-    static thread_local size_t kept_n[2] = {0, 0};
+    static thread_local std::unique_ptr<float[]> kept[4];
+    static thread_local size_t kept_n[4] = {0, 0, 0, 0};
     static thread_local int turn = 0;
-    constexpr size_t kKeep = size_t(16) << 20;  // floats
+    constexpr size_t kKeep = size_t(4) << 20;  // floats
     if (n <= kKeep) {
-      const int i = turn++ & 1;
+      const int i = turn++ & 3;
       if (kept_n[i] < n) {
         kept[i].reset(new float[n]);
         kept_n[i] = n;
@@ -207,7 +218,15 @@ void attention(const AttentionArgs& a) {
   const int nbh = a.B * a.Hkv;
   const size_t per_head_bytes = (kt_per_head + v_per_head) * sizeof(float);
   const int hb = int(std::max<size_t>(1, std::min<size_t>(size_t(nbh), pack_budget() / std::max<size_t>(1, per_head_bytes))));
-  PackBuffer packK(kt_per_head * size_t(hb)), packV(v_per_head * size_t(hb) + 1);
+  const int n_batches = (nbh + hb - 1) / hb;
+  // With several batches, two sets of packed K / V: a batch packs into one while the previous
+  // batch's tiles still read the other.
+  const int n_bufs = n_batches > 1 ? 2 : 1;
+  std::unique_ptr<PackBuffer> packK[2], packV[2];
+  for (int i = 0; i < n_bufs; i++) {
+    packK[i].reset(new PackBuffer(kt_per_head * size_t(hb)));
+    packV[i].reset(new PackBuffer(v_per_head * size_t(hb) + 1));
+  }
 
   const int T = threads();
   std::vector<Scratch> scratch(static_cast<size_t>(T));
@@ -243,6 +262,18 @@ void attention(const AttentionArgs& a) {
     }
   }
 
+  // One region for the whole call, tasks in order: per batch of heads, its pack tasks, then its
+  // tiles. A tile waits only for its own batch's packing (handed out just before it), and a
+  // batch's packing for the tiles of the batch two back (whose buffers it reuses), so there
+  // is no barrier where a preempted thread would hold up the other.
+  struct Batch {
+    int bh0, nh;
+    std::vector<int32_t> todo;  // head * n_chunks + chunk, for the chunks to pack
+    int64_t first, n_pack, n_tiles;
+  };
+  std::vector<Batch> batches;
+  std::vector<int64_t> batch_first;
+  int64_t n_tasks_all = 0;
   for (int bh0 = 0; bh0 < nbh; bh0 += hb) {
     const int nh = std::min(hb, nbh - bh0);
 
@@ -272,46 +303,56 @@ void attention(const AttentionArgs& a) {
       }
     }
 
-    // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp] unless V is
-    // already usable in place (f32 with Dv a multiple of the vector width). One pass over the
-    // needed chunks before the tiles: packing lazily from inside the tiles made the two
-    // sub-tiles of a q block (taken together by two threads) wait on each other's chunk.
-    std::vector<int32_t> todo;
+    Batch bt;
+    bt.bh0 = bh0;
+    bt.nh = nh;
     for (int i = 0; i < nh * n_chunks; i++)
-      if (needed[size_t(i)]) todo.push_back(i);
-    parallel_for(int64_t(todo.size()), [&](int64_t t, int tid) {
-      a.cancel.check();
-      const int head = todo[size_t(t)] / n_chunks, c = todo[size_t(t)] % n_chunks;
-      const int bh = bh0 + head;
-      const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
-      float* kt = packK.get() + head * kt_per_head + size_t(c) * D * PWp;
-      const size_t r0 = size_t(bh) * a.Skv + j0;
-      if (a.dt == F32) {
-        kk.transpose(static_cast<const float*>(a.k) + r0 * D, D, w, D, kt, PWp);
-      } else {
-        // Convert kConvRows rows at a time into scratch, then transpose them.
-        float* rows = scratch[size_t(tid)].krow.data();
-        for (int j = 0; j < w; j += kConvRows) {
-          const int n = std::min(kConvRows, w - j);
-          load_f32(a.k, a.dt, (r0 + j) * D, n * D, rows);
-          kk.transpose(rows, D, n, D, kt + j, PWp);
-        }
+      if (needed[size_t(i)]) bt.todo.push_back(i);
+    bt.first = n_tasks_all;
+    bt.n_pack = int64_t(bt.todo.size());
+    bt.n_tiles = int64_t(nh) * G * n_qt;
+    n_tasks_all += bt.n_pack + bt.n_tiles;
+    batch_first.push_back(bt.first);
+    batches.push_back(std::move(bt));
+  }
+
+  // Pack: Kt chunk c = [D][PWp] (zero columns past the sequence), V = [Skv][Dvp] unless V is
+  // already usable in place (f32 with Dv a multiple of the vector width). Packed by tasks
+  // before the tiles: packing lazily from inside the tiles made the two sub-tiles of a q block
+  // (taken together by two threads) wait on each other's chunk.
+  auto pack = [&](const Batch& bt, int32_t item, float* pk, float* pv, int tid) {
+    const int head = item / n_chunks, c = item % n_chunks;
+    const int bh = bt.bh0 + head;
+    const int j0 = c * PW, w = std::min(PW, a.Skv - j0);
+    float* kt = pk + head * kt_per_head + size_t(c) * D * PWp;
+    const size_t r0 = size_t(bh) * a.Skv + j0;
+    if (a.dt == F32) {
+      kk.transpose(static_cast<const float*>(a.k) + r0 * D, D, w, D, kt, PWp);
+    } else {
+      // Convert kConvRows rows at a time into scratch, then transpose them.
+      float* rows = scratch[size_t(tid)].krow.data();
+      for (int j = 0; j < w; j += kConvRows) {
+        const int n = std::min(kConvRows, w - j);
+        load_f32(a.k, a.dt, (r0 + j) * D, n * D, rows);
+        kk.transpose(rows, D, n, D, kt + j, PWp);
       }
-      if (!v_in_place)
-        for (int j = 0; j < w; j++) {
-          float* vp = packV.get() + head * v_per_head + size_t(j0 + j) * Dvp;
-          load_f32(a.v, a.dt, (r0 + j) * Dv, Dv, vp);
-          for (int d = Dv; d < Dvp; d++) vp[d] = 0;
-        }
-      for (int d = 0; d < D; d++)
-        for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
-    });
+    }
+    if (!v_in_place)
+      for (int j = 0; j < w; j++) {
+        float* vp = pv + head * v_per_head + size_t(j0 + j) * Dvp;
+        load_f32(a.v, a.dt, (r0 + j) * Dv, Dv, vp);
+        for (int d = Dv; d < Dvp; d++) vp[d] = 0;
+      }
+    for (int d = 0; d < D; d++)
+      for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
+  };
 
     struct Tile {
       int head, bh, b, hq, qb, q0, q1;
       size_t qrow0;  // row of q / out where the tile starts
     };
-    auto tile_of = [&](int64_t t) {
+    auto tile_of = [&](const Batch& bt, int64_t t) {
+      const int bh0 = bt.bh0;
       Tile u;
       u.head = int(t / (int64_t(G) * n_qt));
       const int rem = int(t % (int64_t(G) * n_qt));
@@ -332,20 +373,19 @@ void attention(const AttentionArgs& a) {
       u.qrow0 = (size_t(u.b) * a.Hq + u.hq) * a.Sq + u.q0;
       return u;
     };
-    const int64_t n_tasks = int64_t(nh) * G * n_qt;
     const size_t esize = dtype_size(a.dt);
-    parallel_for(n_tasks, [&](int64_t t, int tid) {
-      a.cancel.check();
+    // Tile t of batch bt (t_all: its task number, for guessing this thread's next tile).
+    auto tile = [&](const Batch& bt, int64_t t, int64_t t_all, const float* pk, const float* pv, int tid) {
       Scratch& s = scratch[size_t(tid)];
-      const Tile u = tile_of(t);
+      const Tile u = tile_of(bt, t);
       const int head = u.head, bh = u.bh, b = u.b, hq = u.hq, qb = u.qb, q0 = u.q0, q1 = u.q1;
       if (q0 >= q1) return;
       const int rows = q1 - q0;
       const size_t qrow0 = u.qrow0;
       // Most likely this thread's next tile (tasks go out in order, one per thread at a time).
       Prefetch pf;
-      if (t + T < n_tasks) {
-        const Tile nx = tile_of(t + T);
+      if (t + T < bt.n_tiles && t_all + T < n_tasks_all) {
+        const Tile nx = tile_of(bt, t + T);
         if (nx.q1 > nx.q0) pf.add(static_cast<const char*>(a.q) + nx.qrow0 * D * esize, size_t(nx.q1 - nx.q0) * D * esize, false);
       }
       pf.add(static_cast<const char*>(a.out) + qrow0 * Dv * esize, size_t(rows) * Dv * esize, true);
@@ -354,8 +394,8 @@ void attention(const AttentionArgs& a) {
       std::fill_n(s.m.begin(), rows, kNegInf);
       std::fill_n(s.l.begin(), rows, 0.0f);
       std::fill_n(s.O.begin(), size_t(rows) * Dvp, 0.0f);
-      const float* kt_head = packK.get() + head * kt_per_head;
-      const float* v_head = v_in_place ? static_cast<const float*>(a.v) + size_t(bh) * a.Skv * Dv : packV.get() + head * v_per_head;
+      const float* kt_head = pk + head * kt_per_head;
+      const float* v_head = v_in_place ? static_cast<const float*>(a.v) + size_t(bh) * a.Skv * Dv : pv + head * v_per_head;
 
       // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
       auto chunk = [&](int c, bool partial, int kb, int slot) {
@@ -444,7 +484,58 @@ void attention(const AttentionArgs& a) {
         store_f32(a.out, a.dt, (qrow0 + r) * Dv, Dv, s.orow.data());
         if (a.lse) a.lse[qrow0 + r] = l > 0 ? (s.m[size_t(r)] + std::log2(l)) * kLn2 : kNegInf;
       }
+    };
+
+  std::unique_ptr<std::atomic<int64_t>[]> packed(new std::atomic<int64_t>[size_t(n_batches)]);
+  std::unique_ptr<std::atomic<int64_t>[]> tiled(new std::atomic<int64_t>[size_t(n_batches)]);
+  for (int i = 0; i < n_batches; i++) {
+    packed[size_t(i)].store(0, std::memory_order_relaxed);
+    tiled[size_t(i)].store(0, std::memory_order_relaxed);
+  }
+  // A task that fails sets `aborted`, so a task waiting on it stops too; its error is the one
+  // reported.
+  std::atomic<bool> aborted{false};
+  std::mutex err_m;
+  std::exception_ptr err;
+  // Waits are short (one pack task) unless the thread being waited on was preempted: then
+  // give the core away rather than spin through its time slice.
+  auto wait_for = [&](const std::atomic<int64_t>& done, int64_t target) {
+    for (int i = 0; done.load(std::memory_order_acquire) < target; i++) {
+      if (aborted.load(std::memory_order_relaxed)) throw Cancelled{};
+      if (i < 256) spin_pause();
+      else std::this_thread::yield();
+    }
+  };
+  try {
+    parallel_for(n_tasks_all, [&](int64_t t, int tid) {
+      try {
+        a.cancel.check();
+        const int bi = int(std::upper_bound(batch_first.begin(), batch_first.end(), t) - batch_first.begin()) - 1;
+        const Batch& bt = batches[size_t(bi)];
+        const int64_t local = t - bt.first;
+        float* pk = packK[bi % n_bufs]->get();
+        float* pv = packV[bi % n_bufs]->get();
+        if (local < bt.n_pack) {
+          if (bi >= 2) wait_for(tiled[size_t(bi - 2)], batches[size_t(bi - 2)].n_tiles);
+          pack(bt, bt.todo[size_t(local)], pk, pv, tid);
+          packed[size_t(bi)].fetch_add(1, std::memory_order_release);
+        } else {
+          wait_for(packed[size_t(bi)], bt.n_pack);
+          tile(bt, local - bt.n_pack, t, pk, pv, tid);
+          tiled[size_t(bi)].fetch_add(1, std::memory_order_release);
+        }
+      } catch (...) {
+        {
+          std::lock_guard<std::mutex> g(err_m);
+          if (!err) err = std::current_exception();
+        }
+        aborted.store(true);
+        throw;
+      }
     });
+  } catch (...) {
+    if (err) std::rethrow_exception(err);
+    throw;
   }
 }
 
