@@ -11,6 +11,8 @@
  * 3. Block-sparse at S = 8192 D64 H8: sliding window 256 / 1024, causal, a vertical-slash
  *    pattern and a 10% random block mask: time, block density (tiles computed / all tiles)
  *    and efficiency = dense time x density / sparse time.
+ * Part 3 times each pattern two ways: sl.attention (a fresh output tensor per call, as users
+ * call it) and attentionInto (the kernel alone, into one preallocated output).
  * Times are medians. FLOPs count 4·S·S·D per head for dense (QKᵀ and PV). Next to wall
  * times, the CPU time per op (process.cpuUsage over all threads, medians) is given for both:
  * on a shared machine it is the steadier measure of how much work each implementation does.
@@ -23,7 +25,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as sl from "../../lib/index.js";
-import { loadAddon } from "../../lib/backends/cpu/index.js";
+import { attentionInto, loadAddon } from "../../lib/backends/cpu/index.js";
 import type { BlockMaskFields } from "../../lib/attention/block-mask.js";
 import { mhaModel } from "./onnx-mha.js";
 
@@ -184,33 +186,46 @@ async function main(): Promise<void> {
   ];
   // Sparse calls are short: more reps, so one preempted rep moves the median less.
   const reps = quick ? 3 : 7;
-  const denseTimes: number[] = [];
+  // Two ways per call, both timed: sl.attention, which returns a fresh output tensor (16 MB
+  // here; the GC that reclaims it costs a few ms per call, the same for a 20 ms sparse call as
+  // for a 400 ms dense one), and attentionInto, the kernel alone into one preallocated output.
+  const out = new Float32Array(Hs * S * D);
+  const scale = 1 / Math.sqrt(D);
   // Wall time and CPU time (all threads) of one call.
-  const run = async (bm?: BlockMaskFields): Promise<[number, number]> => {
+  const run = async (bm: BlockMaskFields | undefined, into: boolean): Promise<[number, number]> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    (await sl.attention(q, k, v, { backend: "cpu", blockMask: bm })).dispose();
+    if (into) await attentionInto({ q, k, v, blockMask: bm, scale, returnLse: false }, out);
+    else (await sl.attention(q, k, v, { backend: "cpu", blockMask: bm, scale })).dispose();
     const c = process.cpuUsage(c0);
     return [performance.now() - t0, (c.user + c.system) / 1000];
   };
-  await run();
+  await run(undefined, false);
+  await run(undefined, true);
   const sparse: Record<string, unknown>[] = [];
-  const times = patterns.map(() => [] as number[]);
-  const cpuTimes = patterns.map(() => [] as number[]);
-  const denseCpu: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const [dw, dc] = await run();
-    denseTimes.push(dw);
-    denseCpu.push(dc);
-    for (let i = 0; i < patterns.length; i++) {
-      const [w, c] = await run(patterns[i][1]);
-      times[i].push(w);
-      cpuTimes[i].push(c);
+  const modes = [false, true];
+  const times = modes.map(() => patterns.map(() => [] as number[]));
+  const cpuTimes = modes.map(() => patterns.map(() => [] as number[]));
+  const denseTimes = modes.map(() => [] as number[]);
+  const denseCpu = modes.map(() => [] as number[]);
+  for (let r = 0; r < reps; r++)
+    for (let m = 0; m < modes.length; m++) {
+      const [dw, dc] = await run(undefined, modes[m]);
+      denseTimes[m].push(dw);
+      denseCpu[m].push(dc);
+      for (let i = 0; i < patterns.length; i++) {
+        const [w, c] = await run(patterns[i][1], modes[m]);
+        times[m][i].push(w);
+        cpuTimes[m][i].push(c);
+      }
     }
-  }
-  const td = median(denseTimes);
-  const tdc = median(denseCpu);
-  console.log(`block-sparse, S ${S} D ${D} H ${Hs}, block 128, ${threads} thread(s), median of ${reps}: dense ${fmt(td)} ms (${fmt((4 * Hs * S * S * D) / td / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc)} ms`);
+  const td = denseTimes.map(median);
+  const tdc = denseCpu.map(median);
+  console.log(
+    `block-sparse, S ${S} D ${D} H ${Hs}, block 128, ${threads} thread(s), median of ${reps}: dense ${fmt(td[0])} ms ` +
+      `(${fmt((4 * Hs * S * S * D) / td[0] / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc[0])} ms; into a preallocated output ${fmt(td[1])} ms, CPU ${fmt(tdc[1])} ms`,
+  );
+  console.log("  efficiency = dense time x density / time: sl.attention wall / CPU; attentionInto (kernel alone) wall / CPU");
   for (let i = 0; i < patterns.length; i++) {
     const [name, f] = patterns[i];
     const tiles = f.B * f.H * nb * nb;
@@ -223,17 +238,20 @@ async function main(): Promise<void> {
       partial += pn[j];
     }
     const density = computed / tiles;
-    const t = median(times[i]);
-    const tc = median(cpuTimes[i]);
-    const eff = (td * density) / t;
-    const effCpu = (tdc * density) / tc;
-    sparse.push({ pattern: name, ms: t, cpuMs: tc, density, partialShare: partial / computed, efficiency: eff, efficiencyCpu: effCpu });
+    const t = modes.map((_, m) => median(times[m][i]));
+    const tc = modes.map((_, m) => median(cpuTimes[m][i]));
+    const eff = t.map((x, m) => (td[m] * density) / x);
+    const effCpu = tc.map((x, m) => (tdc[m] * density) / x);
+    sparse.push({
+      pattern: name, ms: t[0], cpuMs: tc[0], density, partialShare: partial / computed, efficiency: eff[0], efficiencyCpu: effCpu[0],
+      intoMs: t[1], intoCpuMs: tc[1], efficiencyInto: eff[1], efficiencyIntoCpu: effCpu[1],
+    });
     console.log(
-      `  ${name}: ${fmt(t)} ms, block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), ` +
-        `efficiency ${fmt(eff, 2)} (by CPU time: ${fmt(tc)} ms, ${fmt(effCpu, 2)})`,
+      `  ${name}: ${fmt(t[0])} ms (into: ${fmt(t[1])} ms), block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), ` +
+        `efficiency ${fmt(eff[0], 2)} / ${fmt(effCpu[0], 2)}; into ${fmt(eff[1], 2)} / ${fmt(effCpu[1], 2)}`,
     );
   }
-  report.sparse = { S, D, H: Hs, denseMs: td, rows: sparse };
+  report.sparse = { S, D, H: Hs, denseMs: td[0], denseIntoMs: td[1], rows: sparse };
   const probe1 = addon.probeFma(300);
   console.log(`FMA probe after: ${fmt(probe1, 0)} GFLOP/s; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   report.probe = [probe0, probe1];
