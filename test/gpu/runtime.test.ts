@@ -66,8 +66,10 @@ test("TMA loads boxes into shared memory on an mbarrier (swizzles, ragged edges,
   }
   const seed = fresh();
   const cases = [
-    { dtype: "bf16" as const, bytes: 2, rows: 333, cols: 200, boxRows: 64, boxCols: 64, swz: 128 as const, r0: -5, c0: 3 },
-    { dtype: "bf16" as const, bytes: 2, rows: 100, cols: 72, boxRows: 32, boxCols: 32, swz: 64 as const, r0: 0, c0: 0 },
+    // Inner (column) offsets stay multiples of 16 bytes: TMA faults (illegal instruction) on a box
+    // whose first element is not 16-byte aligned. Rows may start anywhere, inside or outside.
+    { dtype: "bf16" as const, bytes: 2, rows: 333, cols: 200, boxRows: 64, boxCols: 64, swz: 128 as const, r0: -5, c0: 8 },
+    { dtype: "bf16" as const, bytes: 2, rows: 100, cols: 72, boxRows: 32, boxCols: 32, swz: 64 as const, r0: 3, c0: -8 },
     { dtype: "f32" as const, bytes: 4, rows: 77, cols: 52, boxRows: 16, boxCols: 8, swz: 32 as const, r0: 7, c0: -4 },
     { dtype: "f32" as const, bytes: 4, rows: 50, cols: 36, boxRows: 8, boxCols: 12, swz: 0 as const, r0: 0, c0: 0 },
   ];
@@ -88,7 +90,7 @@ test("TMA loads boxes into shared memory on an mbarrier (swizzles, ragged edges,
     rt.b.memset(devicePtr(out), 0xab, out.size * c.bytes);
     const f = rt.fn(`tma_copy_${c.bytes}`, `#define ELEM_BYTES ${c.bytes}\n${rt.kernelSource("tma_copy.cu")}`, "tma_copy_2d", c.boxRows * c.boxCols * c.bytes + 1024);
     const swizzleBits = { 0: 0, 32: 1, 64: 2, 128: 3 }[c.swz];
-    rt.launch(f, [gx, gy, 1], [128, 1, 1], "miiiii", [desc, c.boxCols, c.boxRows, c.r0, c.c0, swizzleBits]);
+    rt.launch(f, [gx, gy, 1], [128, 1, 1], "mpiiiii", [desc, devicePtr(out), c.boxCols, c.boxRows, c.r0, c.c0, swizzleBits]);
     // Raw bits back (a bf16 readback would widen, and NaN payloads need not survive that).
     const raw = rt.b.dtoh(devicePtr(out), out.size * c.bytes);
     const gotBits = c.bytes === 2 ? new Uint16Array(raw) : new Uint32Array(raw);
@@ -252,6 +254,8 @@ test("recordStream: a block used on a second stream is not overwritten by the ne
 
 test("async copies round-trip through pinned staging (sizes, dtypes, concurrent reads)", { skip }, async () => {
   const { rt, Stream } = await streamKit();
+  const { load } = await import("../../lib/backends/cuda/index.js");
+  load(); // installs t.to("cuda") (sl.ready() does this in a notebook)
   const seed = fresh();
   const s = new Stream();
   let st = seed;

@@ -8,6 +8,13 @@ import { Tensor } from "../../lib/tensor/tensor.js";
 import { toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
 import { castCuda, cudaAntidiagScores, cudaBlockMaskOnDevice, cudaBlockPool, cudaCreateBlockMask, cudaDecodeAttention } from "../../lib/backends/cuda/sparse.js";
 import { gpuSkipReason, poison, randomTensor, relErr, widen } from "./gpu-helpers.js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CODEGEN_PRELUDE, toCuda } from "../../lib/backends/cuda/codegen.js";
+import { toCudaInterval } from "../../lib/backends/cuda/interval-codegen.js";
+import type { MaskExpr, MaskProgram } from "../../lib/attention/mask-ir.js";
 
 const skip = gpuSkipReason();
 if (skip) console.log(`# skipping CUDA sparse-op tests: ${skip}`);
@@ -118,4 +125,116 @@ test("cuda blockMaskOnDevice keeps the arrays on the GPU, queued on the current 
   assert.deepEqual(Array.from(back.toDense().data), Array.from(host.toDense().data));
   dbm.dispose();
   s.dispose();
+});
+
+// ---- the GPU createBlockMask's interval classifier, checked on the CPU ----
+// The generated interval function and the element expression compile as host C++ (g++), with the
+// same float arithmetic the kernel uses; every tile the bounds call empty or full must be so
+// element by element. Random programs cover every IR op; the built-ins must be decided wherever
+// a tile is not partial.
+
+const gxx = ["g++", "c++"].find((p) => spawnSync(p, ["--version"], { stdio: "ignore" }).status === 0);
+const HOST_PRELUDE = `
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#define __device__
+#define __forceinline__ inline
+#define __restrict__
+using std::min; using std::max;
+static inline float __int_as_float(unsigned x) { float f; std::memcpy(&f, &x, 4); return f; }
+inline int sl_floordiv_i(int a, int d) { const int q = a / d; return (a % d != 0 && ((a < 0) != (d < 0))) ? q - 1 : q; }
+inline int sl_ceildiv_i(int a, int d) { const int q = a / d; return (a % d != 0 && ((a < 0) == (d < 0))) ? q + 1 : q; }
+template <typename T> inline bool sl_range(const T* t, int a, int z, float* lo, float* hi) {
+  float mn = INFINITY, mx = -INFINITY; bool nan = false;
+  for (int i = a; i <= z; i++) { float v = (float)t[i]; nan |= v != v; mn = fminf(mn, v); mx = fmaxf(mx, v); }
+  *lo = mn; *hi = mx; return nan;
+}
+inline bool sl_range_i(const int* t, int a, int z, float* lo, float* hi) { return sl_range(t, a, z, lo, hi); }
+inline bool sl_range_f(const float* t, int a, int z, float* lo, float* hi) { return sl_range(t, a, z, lo, hi); }
+`;
+
+type E = MaskExpr;
+function randomProgram(rnd: () => number, tables: (Int32Array | Float32Array)[], depth = 0): E {
+  const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)];
+  const leaf = (): E => {
+    const r = rnd();
+    if (r < 0.3) return { t: "var", name: "q" };
+    if (r < 0.6) return { t: "var", name: "kv" };
+    if (r < 0.7) return { t: "var", name: pick(["b", "h"] as const) };
+    return { t: "num", v: rnd() < 0.85 ? Math.floor(rnd() * 200) - 60 : pick([0.5, 1.3, -2.25, 7.75]) };
+  };
+  if (depth >= 4 || rnd() < 0.15) return leaf();
+  const sub = () => randomProgram(rnd, tables, depth + 1);
+  const r = rnd();
+  if (r < 0.1) return { t: "un", op: pick(["neg", "not", "abs", "floor", "ceil", "sign"] as const), a: sub() };
+  if (r < 0.17 && tables.length) return { t: "idx", table: Math.floor(rnd() * tables.length), index: sub() };
+  if (r < 0.22) return { t: "sel", c: sub(), a: sub(), b: sub() };
+  const op = pick(["add", "sub", "mul", "div", "mod", "floordiv", "min", "max", "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "add", "sub", "le", "lt", "and"] as const);
+  const b = (op === "mod" || op === "floordiv" || op === "div") && rnd() < 0.8 ? { t: "num" as const, v: pick([1, 2, 3, 5, 7, 16, 64, -3, -16, 0.5]) } : sub();
+  return { t: "bin", op, a: sub(), b };
+}
+
+test("the interval classifier is sound against the element code (host C++, random programs and built-ins)", { skip: gxx ? undefined : "no g++ here" }, () => {
+  const seed = fresh();
+  let st = seed || 1;
+  const rnd = () => ((st = (Math.imul(st, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const docIds = new Int32Array(2048).map((_, i) => Math.floor(i / 300));
+  const builtins: [string, MaskProgram][] = [
+    ["causal", sl.masks.causal().program!],
+    ["window", sl.masks.slidingWindow(200).program!],
+    ["document", sl.masks.document(docIds).program!],
+    ["head_dependent", sl.mask("q >= kv and q - kv < 100 * (h + 1)").program!],
+    ["blocky", sl.mask("floor(q / 64) == floor(kv / 64) or kv < 4").program!],
+  ];
+  const progs: [string, MaskProgram][] = [...builtins];
+  for (let i = 0; i < 150; i++) {
+    const tables = rnd() < 0.4 ? [Int32Array.from({ length: 64 }, () => Math.floor(rnd() * 9) - 2)] : rnd() < 0.5 ? [Float32Array.from({ length: 40 }, () => rnd() * 4 - 1)] : [];
+    progs.push([`random${i}`, { expr: randomProgram(rnd, tables), tables }]);
+  }
+  let src = HOST_PRELUDE + CODEGEN_PRELUDE.replace(/__device__ __forceinline__/g, "inline");
+  const calls: string[] = [];
+  progs.forEach(([name, p], i) => {
+    const gen = toCuda([p]);
+    const fnText = toCudaInterval(p, gen.tableParams, `cls${i}`).source;
+    const tableDefs = p.tables.map((t, k) => `static const ${t instanceof Float32Array ? "float" : "int"} T${i}_${k}[] = {${Array.from(t).map((x) => (t instanceof Float32Array ? `${x}f` : `${x}`)).join(",")}};`).join("\n");
+    const args = p.tables.map((_, k) => `, T${i}_${k}`).join("");
+    src += `\n${tableDefs}\n${fnText}\nstatic inline bool el${i}(float b, float h, float q, float kv${gen.tableParams}) { return (${gen.exprs[0]}) != 0.f; }\n`;
+    src += `static void run${i}(int qLen, int kvLen, int qbs, int kvbs) {
+  long bad = 0, undecided = 0, partial = 0;
+  for (int b = 0; b < 2; b++) for (int h = 0; h < 3; h++) for (int q0 = 0; q0 < qLen; q0 += qbs) for (int k0 = 0; k0 < kvLen; k0 += kvbs) {
+    const int q1 = min(qLen, q0 + qbs), k1 = min(kvLen, k0 + kvbs);
+    bool any = false, all = true;
+    for (int q = q0; q < q1; q++) for (int kv = k0; kv < k1; kv++) { bool m = el${i}(b, h, q, kv${args}); any |= m; all &= m; }
+    const int exact = all ? 2 : any ? 1 : 0;
+    const int c = cls${i}(b, h, q0, q1 - 1, k0, k1 - 1${args});
+    if (c != 1 && c != exact) { if (bad < 3) printf("BAD ${name} b%d h%d q[%d,%d) kv[%d,%d): bounds %d exact %d\\n", b, h, q0, q1, k0, k1, c, exact); bad++; }
+    if (c == 1) undecided++;
+    if (exact == 1) partial++;
+  }
+  printf("${name} bad=%ld undecided=%ld partial=%ld\\n", bad, undecided, partial);
+}\n`;
+    calls.push(`run${i}(${i < builtins.length ? "2048, 2048, 128, 64" : "300, 260, 32, 16"});`);
+  });
+  src += `int main() {\n${calls.join("\n")}\nreturn 0;\n}\n`;
+  const dir = mkdtempSync(join(tmpdir(), "sl-interval-"));
+  try {
+    writeFileSync(join(dir, "t.cc"), src);
+    const cc = spawnSync(gxx!, ["-O1", "-std=c++17", "-w", "-o", join(dir, "t"), join(dir, "t.cc")], { encoding: "utf8" });
+    assert.equal(cc.status, 0, cc.stderr.slice(0, 3000));
+    const run = spawnSync(join(dir, "t"), { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    const bad = lines.filter((l) => l.startsWith("BAD"));
+    assert.equal(bad.length, 0, `seed ${seed}: unsound bounds:\n${bad.join("\n")}`);
+    for (const [name] of builtins) {
+      const m = /undecided=(\d+) partial=(\d+)/.exec(lines.find((l) => l.startsWith(`${name} `))!)!;
+      // The built-ins' bounds decide every tile that is not partial.
+      assert.equal(Number(m[1]), Number(m[2]), `${name}: ${lines.find((l) => l.startsWith(`${name} `))}`);
+    }
+    assert.equal(lines.filter((l) => l.startsWith("random")).length, 150, "every random program ran");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -114,7 +114,7 @@ export class CudaRuntime {
   private readonly staging = new Map<number, ArrayBuffer[]>();
   private readonly stagingBusy: { buf: ArrayBuffer; event: number }[] = [];
   private stagingBytes = 0;
-  private pinnedFailed = false;
+  private pinnedFailure: string | undefined;
   private pooledBytes = 0;
   private liveBytes = 0;
   private peakBytes = 0;
@@ -211,7 +211,10 @@ export class CudaRuntime {
    * Encodes a TMA descriptor (CUtensorMap, 128 bytes) for `cp.async.bulk.tensor`: pass it to a
    * kernel with the `m` launch kind. Dims are innermost first, as in PTX coordinates. Throws a
    * SparselabError naming the argument when an option breaks the driver's documented limits, and
-   * says so when the driver predates TMA (CUDA < 12).
+   * says so when the driver predates TMA (CUDA < 12). In the kernel, the innermost coordinate of
+   * a box times the element size must be a multiple of 16 bytes: an unaligned box start faults
+   * with CUDA_ERROR_ILLEGAL_INSTRUCTION (rows and outer coordinates may be anything, negative
+   * and past the end included; those parts read as the fill).
    * @example
    * const rt = sl.cuda.runtime();
    * const x = sl.randn([8, 1000, 320], { seed: 1 }).astype("bf16").to("cuda");
@@ -366,11 +369,12 @@ export class CudaRuntime {
       this.stagingBytes -= size;
       return got;
     }
-    if (!this.pinnedFailed) {
+    if (!this.pinnedFailure) {
       try {
         return this.b.hostAlloc(size);
-      } catch {
-        this.pinnedFailed = true; // e.g. a locked-memory limit: stop trying, copies still work
+      } catch (e) {
+        // e.g. a locked-memory limit: stop trying (copies still work); memory() says why.
+        this.pinnedFailure = (e as Error).message;
       }
     }
     return new ArrayBuffer(size);
@@ -412,9 +416,16 @@ export class CudaRuntime {
     this.stagingBytes = 0;
   }
 
-  memory(): { liveBytes: number; pooledBytes: number; peakBytes: number; pinnedStagingBytes: number; deviceFree: number; deviceTotal: number } {
+  /**
+   * Allocator figures: bytes live in tensors, cached for reuse, the peak, pinned staging kept for
+   * async copies (and why staging is not pinned, when pinning failed), and the device's own view.
+   */
+  memory(): { liveBytes: number; pooledBytes: number; peakBytes: number; pinnedStagingBytes: number; pinnedFailure?: string; deviceFree: number; deviceTotal: number } {
     const m = this.b.memInfo();
-    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes, pinnedStagingBytes: this.stagingBytes, deviceFree: m.free, deviceTotal: m.total };
+    return {
+      liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes, pinnedStagingBytes: this.stagingBytes,
+      ...(this.pinnedFailure ? { pinnedFailure: this.pinnedFailure } : {}), deviceFree: m.free, deviceTotal: m.total,
+    };
   }
 
   sync(): void {

@@ -5,10 +5,12 @@ import type { DType } from "../../tensor/dtype.js";
 import type { Mask } from "../../attention/types.js";
 import { BlockMask, blockSizes, type BlockSize } from "../../attention/block-mask.js";
 import { toCuda } from "./codegen.js";
+import { INTERVAL_PRELUDE, toCudaInterval } from "./interval-codegen.js";
 import { devicePtr, emptyCuda, toDevice, toHost } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
 import { CODEGEN_PRELUDE } from "./codegen.js";
 import { programDependsOnBatchHead } from "../../attention/masks/support/ir.js";
+import type { MaskProgram } from "../../attention/mask-ir.js";
 
 /**
  * The SIMT kernels of sparse_ops.cu from TypeScript: decode attention over selected tokens,
@@ -120,6 +122,19 @@ export async function cudaAntidiagScores(q: Tensor, k: Tensor, stride: number, s
   return out;
 }
 
+/**
+ * The definitions that specialise sparse_ops.cu's block_mask_rows for a mask: its element
+ * expression and its interval classifier, both printed from the IR (also what the nvcc check
+ * compiles), and the tables both read.
+ */
+export function blockMaskDefines(program: MaskProgram): { defs: string[]; tables: MaskProgram["tables"] } {
+  const gen = toCuda([program]);
+  const defs = [`#define HAS_MASK 1`, `#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)`];
+  if (gen.tables.length) defs.push(`#define TABLE_PARAMS ${gen.tableParams}`, `#define TABLE_ARGS ${gen.tableArgs}`);
+  defs.push(`#define HAS_TILE_BOUNDS 1`, INTERVAL_PRELUDE, toCudaInterval(program, gen.tableParams).source);
+  return { defs, tables: gen.tables };
+}
+
 /** Options of the GPU createBlockMask (as `sl.createBlockMask`'s). */
 export interface CudaBlockMaskOptions {
   B?: number;
@@ -154,8 +169,9 @@ const BM_THREADS = 512;
 
 /**
  * createBlockMask entirely on the GPU: a kernel generated from the mask's IR classifies every
- * tile element by element (a warp per tile, stopping as soon as a tile is known partial) and
- * writes FlexAttention's arrays on the device, in the same order and padding as the host's. A
+ * tile, first by interval bounds of the mask over the tile (a few dozen instructions), and the
+ * tiles those leave open element by element (a warp per tile, stopping as soon as it is known
+ * partial), and writes FlexAttention's arrays on the device, in the same order and padding as the host's. A
  * mask that reads neither b nor h is classified once and written to every (b, h). The work is
  * queued on the current stream; nothing waits for it.
  * @example
@@ -185,11 +201,9 @@ export function cudaBlockMaskOnDevice(mask: Mask, opts: CudaBlockMaskOptions): D
   const dep = programDependsOnBatchHead(mask.program);
   const cB = dep.b ? B : 1, cH = dep.h ? H : 1;
   if (cB * cH > 65535) argError(op, "B*H", "at most 65535 distinct (b, h) masks", String(cB * cH));
-  const gen = toCuda([mask.program]);
-  const defs = [`#define HAS_MASK 1`, `#define MASK_EXPR ((${gen.exprs[0]}) != 0.f)`];
-  if (gen.tables.length) defs.push(`#define TABLE_PARAMS ${gen.tableParams}`, `#define TABLE_ARGS ${gen.tableArgs}`);
+  const { defs, tables: hostTables } = blockMaskDefines(mask.program);
   const f = fn(rt, "block_mask_rows", defs, smem);
-  const tables = gen.tables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
+  const tables = hostTables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
   const kvNumBlocks = emptyCuda([B, H, nq], "i32", rt), kvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
   const fullKvNumBlocks = emptyCuda([B, H, nq], "i32", rt), fullKvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
   rt.launch(f, [nq, cB * cH, 1], [BM_THREADS, 1, 1], "pppp" + "iiiiiiii" + "p".repeat(tables.length), [

@@ -7,9 +7,11 @@
 //  block_pool: x [B, H, S, D] -> [B, H, ceil(S/block), D], mean / max / min over each block of rows.
 //  antidiag_scores: XAttention's strided estimate: out[b,h,i,j] = scale * sum_t q[i*s+t] . k[j*s+s-1-t].
 //  block_mask_rows: the whole createBlockMask on the GPU, FlexAttention's four arrays written on
-//    the device: one CTA per (classified b/h, q block) row classifies its tiles element by
-//    element (a warp per tile, stopping once the tile is known to be partial), compacts the
-//    partial and full tile lists in order, and writes them to every (b, h) that shares the row.
+//    the device: one CTA per (classified b/h, q block) row classifies its tiles (a warp per
+//    tile: interval bounds of the mask over the tile when HAS_TILE_BOUNDS brings the generated
+//    sl_tile_class, else and for the tiles they leave open element by element, stopping once the
+//    tile is known to be partial), compacts the partial and full tile lists in order, and
+//    writes them to every (b, h) that shares the row.
 //
 // ELEM selects the input type: 0 f32, 1 bf16, 2 f16.
 
@@ -170,6 +172,14 @@ extern "C" __global__ void block_mask_rows(int* __restrict__ kvNum, int* __restr
   const float fb = (float)cb, fh = (float)ch;
   for (int j = warp; j < nk; j += warps) {
     const int k0 = j * kvbs, k1 = min(kvLen, k0 + kvbs);
+#ifdef HAS_TILE_BOUNDS
+    // Interval bounds over the whole tile (generated from the IR; warp-uniform): most tiles end here.
+    const int bound = sl_tile_class(fb, fh, (float)q0, (float)(q1 - 1), (float)k0, (float)(k1 - 1) TABLE_ARGS);
+    if (bound != 1) {
+      if (lane == 0) cls[j] = (unsigned char)bound;
+      continue;
+    }
+#endif
     bool any = false, all = true;
     const float fk1 = (float)k1;
     for (int r = q0; r < q1; r++) {
