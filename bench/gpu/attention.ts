@@ -73,12 +73,14 @@ if (peerFile && existsSync(peerFile))
 
 const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "ours/SDPA", "ours/Flex"]];
 // Kernel variants timed beside the default on the S = 16384 shapes (on Hopper the default is the
-// TMA kernel): the warp-group ping-pong, the cp.async kernel, and the mma.sync kernel that
-// sm_80 / sm_89 run.
+// persistent TMA kernel drawing items from a counter, ping-pong at D = 64): ping-pong forced on
+// and off, a fixed item order, one CTA per item, the cp.async kernel, and the mma.sync kernel
+// that sm_80 / sm_89 run.
 const VARIANTS: [string, Record<string, string>][] = [
-  ["tma pingpong", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }],
+  ["tma, pingpong on", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }],
+  ["tma, pingpong off", { SPARSELAB_CUDA_ATTN_PINGPONG: "0" }],
+  ["tma, static item order", { SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }],
   ["tma, CTA per item", { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }],
-  ["tma pingpong, CTA per item", { SPARSELAB_CUDA_ATTN_PINGPONG: "1", SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }],
   ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }],
   ["mma.sync kernel", { SPARSELAB_CUDA_ATTN_KERNEL: "mma" }],
 ];

@@ -84,25 +84,27 @@ const cases: Case[] = [
 ];
 
 const rt = cudaRuntime();
-// On Hopper: "auto" is the TMA kernel (attention_hopper_tma.cu, persistent), "pingpong" and
-// "per-item" its other schedules (warp-group ping-pong; one CTA per work item), "cp.async" and "sequential"
-// the cp.async kernel (attention_hopper.cu) with and without its overlapped schedule, "mma" the
-// mma.sync kernel every other GPU runs.
-type Kernel = "auto" | "pingpong" | "per-item" | "cp.async" | "sequential" | "mma";
+// On Hopper: "auto" is the TMA kernel (attention_hopper_tma.cu: persistent CTAs drawing items
+// from a counter, warp-group ping-pong at D = 64 only); "pingpong" flips the ping-pong, "static"
+// strides over the items in a fixed order, "per-item" launches one CTA per item; "cp.async" and
+// "sequential" are the cp.async kernel (attention_hopper.cu) with and without its overlapped
+// schedule, "mma" the mma.sync kernel every other GPU runs.
+type Kernel = "auto" | "pingpong" | "static" | "per-item" | "cp.async" | "sequential" | "mma";
 const runs: { c: Case; kernel: Kernel }[] = [];
 for (const c of cases) {
   const bmShape = c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined;
   const hopper = rt !== undefined && useHopper(rt.info.major, c.D, bmShape as never);
   runs.push({ c, kernel: "auto" });
-  if (hopper) for (const kernel of ["pingpong", "per-item", "cp.async", "sequential", "mma"] as const) runs.push({ c, kernel });
+  if (hopper) for (const kernel of ["pingpong", "static", "per-item", "cp.async", "sequential", "mma"] as const) runs.push({ c, kernel });
 }
-const ENV: Record<Kernel, Record<string, string>> = {
-  auto: {},
-  pingpong: { SPARSELAB_CUDA_ATTN_PINGPONG: "1" },
-  "per-item": { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" },
-  "cp.async": { SPARSELAB_CUDA_ATTN_TMA: "0" },
-  sequential: { SPARSELAB_CUDA_ATTN_TMA: "0", SPARSELAB_CUDA_ATTN_OVERLAP: "0" },
-  mma: { SPARSELAB_CUDA_ATTN_KERNEL: "mma" },
+const ENV: Record<Kernel, (D: number) => Record<string, string>> = {
+  auto: () => ({}),
+  pingpong: (D) => ({ SPARSELAB_CUDA_ATTN_PINGPONG: D === 64 ? "0" : "1" }),
+  static: () => ({ SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }),
+  "per-item": () => ({ SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }),
+  "cp.async": () => ({ SPARSELAB_CUDA_ATTN_TMA: "0" }),
+  sequential: () => ({ SPARSELAB_CUDA_ATTN_TMA: "0", SPARSELAB_CUDA_ATTN_OVERLAP: "0" }),
+  mma: () => ({ SPARSELAB_CUDA_ATTN_KERNEL: "mma" }),
 };
 
 test("cuda attention: compute capability 9.x takes the wgmma kernel for D 64/128 and 128-blocks", { skip }, () => {
@@ -135,9 +137,9 @@ function inputsOf(c: Case) {
 
 for (const { c, kernel } of runs) {
   const hopper = rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never);
-  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: "wgmma tma pingpong", "per-item": "wgmma tma, CTA per item", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
+  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: c.D === 64 ? "wgmma tma, no pingpong" : "wgmma tma pingpong", static: "wgmma tma, static order", "per-item": "wgmma tma, CTA per item", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
   test(`cuda attention [${kname}]: ${c.name}`, { skip }, async () => {
-    const env = Object.entries(ENV[kernel]);
+    const env = Object.entries(ENV[kernel](c.D));
     for (const [name, value] of env) process.env[name] = value;
     const { seed, q, k, vv, scale, bm, ref } = inputsOf(c);
     poison(c.B * c.Hq * c.Sq * c.D * 2, c.B * c.Hq * c.Sq * 4);

@@ -143,7 +143,9 @@ function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields
     defines = [
       ...attentionDefines({ D, warps: 8, dtype, ...exprs }),
       `#define OVERLAP ${overlap ? 1 : 0}`,
-      `#define PINGPONG ${process.env.SPARSELAB_CUDA_ATTN_PINGPONG === "1" ? 1 : 0}`,
+      // Ping-pong measured faster at D = 64 (H100: 2.61 vs 3.04 ms dense S=16384) and slower at
+      // D = 128 (3.67 vs 3.33 ms); SPARSELAB_CUDA_ATTN_PINGPONG=0/1 overrides.
+      `#define PINGPONG ${(process.env.SPARSELAB_CUDA_ATTN_PINGPONG ?? (D === 64 ? "1" : "0")) === "1" ? 1 : 0}`,
     ];
     file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
     name = `attention_sm90${tma ? "_tma" : ""}_d${D}_${dtype}`;
@@ -268,26 +270,30 @@ export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
       ? { spec: "mmm", args: [headView(rt, q, Sq, B * Hq, D), headView(rt, k, Skv, B * Hkv, D), headView(rt, v, Skv, B * Hkv, D)] }
       : { spec: "ppp", args: [devicePtr(q), devicePtr(k), devicePtr(v)] };
   const qTiles = Math.ceil(Sq / plan.blockM);
-  // The TMA kernel walks work items (q tile, head, batch) itself: one CTA per SM striding over
-  // them (persistent, the default; SPARSELAB_CUDA_ATTN_PERSISTENT=0 gives one CTA per item).
+  // The TMA kernel walks work items (q tile, head, batch) itself: one CTA per SM taking items
+  // from a counter zeroed on the stream before the launch (persistent, the default);
+  // SPARSELAB_CUDA_ATTN_PERSISTENT=0 gives one CTA per item, SPARSELAB_CUDA_ATTN_DYNAMIC=0
+  // persistent CTAs striding over the items in a fixed order (comparisons).
   const items = qTiles * Hq * B;
+  const persistent = plan.kind === "tma" && process.env.SPARSELAB_CUDA_ATTN_PERSISTENT !== "0";
+  const counter = persistent && process.env.SPARSELAB_CUDA_ATTN_DYNAMIC !== "0" ? emptyCuda([1], "i32", rt) : undefined;
+  if (counter) rt.b.memsetAsync(devicePtr(counter), 0, 4, rt.currentStream());
   const grid: [number, number, number] =
-    plan.kind === "tma"
-      ? [process.env.SPARSELAB_CUDA_ATTN_PERSISTENT === "0" ? items : Math.min(items, rt.info.multiprocessors), 1, 1]
-      : [qTiles, Hq, B];
+    plan.kind === "tma" ? [persistent ? Math.min(items, rt.info.multiprocessors) : items, 1, 1] : [qTiles, Hq, B];
   rt.launch(
     plan.fn,
     grid,
     [plan.threads, 1, 1],
-    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + (plan.kind === "tma" ? "i" : "") + "f" + "p".repeat(plan.tablePtrs.length),
+    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + (plan.kind === "tma" ? "ip" : "") + "f" + "p".repeat(plan.tablePtrs.length),
     [
       ...inputs.args, devicePtr(o), lse ? devicePtr(lse) : 0,
       m?.kvNum ?? 0, m?.kvIdx ?? 0, m?.fullNum ?? 0, m?.fullIdx ?? 0,
       Hq, Hkv, Sq, Skv, m?.bmB ?? 1, m?.bmH ?? 1, m?.qBlocks ?? qTiles, m?.kvBlocks ?? 0, m?.qBlockSize ?? plan.blockM, plan.kvBlockSize,
-      ...(plan.kind === "tma" ? [items] : []),
+      ...(plan.kind === "tma" ? [items, counter ? devicePtr(counter) : 0] : []),
       scale,
       ...plan.tablePtrs,
     ],
   );
+  counter?.dispose(); // stream-ordered: the block is reused only by later work on this stream
   return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
 }

@@ -77,11 +77,16 @@ __device__ __forceinline__ void turn_pass(int wg) {
 #endif
 }
 
-// One work item is one (q tile, head, batch); item = ((b * Hq + h) * nQTiles + qTile), so CTAs
-// that run at the same time share K / V rows in L2. The grid is either one CTA per item or
-// persistent (one CTA per SM striding over the items): then the producer loads the next item's
-// Q and first K / V tiles while the consumers finish the current one and write its output, and
+// One work item is one (q tile, head, batch): item = (b * Hq + h) * nQTiles + (nQTiles - 1 - qTile),
+// so CTAs that run at the same time share K / V rows in L2, and within a head the q tiles with
+// the most kv tiles (causal: the last) come first. The grid is either one CTA per item or
+// persistent (one CTA per SM): then a CTA's first item is its block index and each next one is
+// taken from a global counter (itemCounter, zeroed before the launch; null = stride by the grid
+// size), so CTAs that drew short items take more of them; the producer loads the next item's Q
+// and first K / V tiles while the consumers finish the current one and write its output, and
 // the stages and their barrier phases run on across items (g counts tiles over the CTA's life).
+// The producer hands each item to the consumers in itemSlot, published by the arrival on fullQ;
+// -1 there ends the consumers' loop.
 struct Schedule {
   int q0, h, b, hk, nTiles, nPartial, sub, kvBlockSize;
   const int* pList;
@@ -108,7 +113,7 @@ __device__ __forceinline__ Schedule schedule(int item, int nQTiles, int Hq, int 
                                              const int* fullNum, const int* fullIdx, int bmB, int bmH, int qBlocks, int kvBlocks,
                                              int qBlockSize, int kvBlockSize) {
   Schedule sc;
-  const int qTile = item % nQTiles, bh = item / nQTiles;
+  const int qTile = nQTiles - 1 - item % nQTiles, bh = item / nQTiles;
   sc.h = bh % Hq;
   sc.b = bh / Hq;
   sc.hk = sc.h / (Hq / Hkv);
@@ -138,10 +143,11 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
                            const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
                            const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
                            int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
-                           int kvBlockSize, int nItems, float scale TABLE_PARAMS) {
+                           int kvBlockSize, int nItems, int* __restrict__ itemCounter, float scale TABLE_PARAMS) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // Barriers: fullQ, fullK[3], fullV[3], empty[3], emptyQ.
   __shared__ __align__(8) unsigned long long bars[2 + 3 * STAGES];
+  __shared__ volatile int itemSlot;
   const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const u32 sQ = base;
 #define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
@@ -170,11 +176,20 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     // Producer: one thread issues every copy; the warpgroup gives its registers away.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (threadIdx.x == 0) {
-      int g = 0, n = 0;
-      for (int item = blockIdx.x; item < nItems; item += gridDim.x, n++) {
+      int g = 0, item = blockIdx.x;
+      for (int n = 0;; n++) {
+        if (n > 0) {
+          // Q of the last item is free once both consumer warpgroups issued their last S = Q Kᵀ.
+          mbar_wait(BAR_QEMPTY, (n - 1) & 1);
+          item = itemCounter ? (int)gridDim.x + atomicAdd(itemCounter, 1) : item + (int)gridDim.x;
+        }
+        if (item >= nItems) {
+          itemSlot = -1;
+          mbar_arrive(barQ);  // no copy: the phase completes on this arrival
+          break;
+        }
+        itemSlot = item;
         const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
-        // Q of the last item is free once both consumer warpgroups issued their last S = Q Kᵀ.
-        if (n > 0) mbar_wait(BAR_QEMPTY, (n - 1) & 1);
         mbar_expect_tx(barQ, Q_BYTES);
 #pragma unroll
         for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, sc.q0, sc.b * Hq + sc.h);
@@ -203,8 +218,12 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     const float sc2 = scale * LOG2E;
 #endif
     if (wg == 1) turn_pass(1);
-    int g = 0, n = 0;
-    for (int item = blockIdx.x; item < nItems; item += gridDim.x, n++) {
+    int g = 0;
+    for (int n = 0;; n++) {
+      // Q is waited for even with no tiles, so no copy is in flight when the CTA exits.
+      mbar_wait(barQ, n & 1);
+      const int item = itemSlot;
+      if (item < 0) break;
       const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
       const int b = sc.b, h = sc.h, nTiles = sc.nTiles;
       const int qa = sc.q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
@@ -216,8 +235,6 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       u32 p[BLOCK_N / 16][4];
       float corrA, corrB;
 
-      // Q is waited for even with no tiles, so no copy is in flight when the CTA exits.
-      mbar_wait(barQ, n & 1);
       // FlashAttention-3's order, as in attention_hopper.cu: S of tile j + 1 and P V of tile j
       // in flight together, the softmax of tile j + 1 under P V of tile j, the last P V peeled.
       if (nTiles > 0) {
