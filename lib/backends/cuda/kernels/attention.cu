@@ -12,10 +12,12 @@
 // lse in f32 (natural log; -inf for a fully masked row, whose output is 0).
 // Tensors are contiguous: q [B, Hq, Sq, D], k and v [B, Hkv, Skv, D], o [B, Hq, Sq, D].
 //
-// Versions: v1 (this) is FlashAttention-2's schedule: each warp owns 16 query rows, keeps its Q
+// Versions: this is FlashAttention-2's schedule: each warp owns 16 query rows, keeps its Q
 // fragments in registers, S = Q Kᵀ and O += P V through mma.sync with ldmatrix from swizzled
-// shared memory, K and V double-buffered through cp.async. A Hopper wgmma/TMA version is the
-// next step (see bench/RESULTS.md for where v1 stands).
+// shared memory, K and V double-buffered through cp.async. It runs on sm_80 / sm_89 and wherever
+// the Hopper kernels do not apply (head dims other than 64 / 128, 64-wide mask blocks); on
+// compute capability 9.x attention_hopper_tma.cu (wgmma + TMA) or attention_hopper.cu (wgmma +
+// cp.async) run instead (bench/RESULTS.md has both sets of figures).
 //
 // The compile-time parameters (-D...) come from lib/backends/cuda/attention.ts:
 //   HEAD_DIM, WARPS, DTYPE_F16 (optional), HAS_MASK, HAS_SCORE_MOD, MASK_EXPR, SCORE_EXPR,
