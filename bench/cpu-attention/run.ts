@@ -35,6 +35,8 @@ const sparseOnly = args.includes("--sparse-only");
 const jsonOut = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
 const threads = loadAddon().info().threads;
 
+/** Pause before each measured dense op (see the comment at its use). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 250);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x: number, d = 1): string => x.toFixed(d);
 
@@ -110,9 +112,11 @@ async function main(): Promise<void> {
     const oursCpu: number[] = [];
     const peerCpu: number[] = [];
     const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
-    // process.cpuUsage counts every thread of the process: let the other implementation's pool
-    // threads stop spinning before each measured op, so neither is charged for the other's.
-    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+    // process.cpuUsage counts every thread of the process, and the two pools share the two
+    // cores: let the other implementation's pool threads stop spinning before each measured op.
+    // onnxruntime's intra-op threads spin for tens of ms after a run (with a 30 ms pause our CPU
+    // time per op at S1024 doubled and our wall time rose ~1.8x; ours spin ~0.1 ms), so wait longer.
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, SETTLE_MS));
     for (let r = 0; r < reps; r++) {
       await settle();
       let c0 = process.cpuUsage();
