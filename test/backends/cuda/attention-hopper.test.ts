@@ -1,0 +1,64 @@
+// The Hopper attention kernels' build-time guarantees, checked where nvcc is (CI, no GPU): the
+// default variants compile for sm_90a with no spills, without ptxas serialising the wgmma
+// pipeline (C7514) and with setmaxnreg honoured (no C7508), because any of those silently costs a
+// large part of the kernel's speed on the device. Also the host-side choice of kernel and its
+// shared-memory budget, which need no GPU.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as sl from "../../../lib/index.js";
+import { attentionDefines, hopperSmem, useHopper } from "../../../lib/backends/cuda/attention.js";
+import { CODEGEN_PRELUDE, toCuda } from "../../../lib/backends/cuda/codegen.js";
+import { readKernelSource } from "../../../lib/backends/cuda/runtime.js";
+import type { Mask } from "../../../lib/attention/types.js";
+
+const root = new URL("../../../../", import.meta.url).pathname;
+const nvcc = ["nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => spawnSync(p, ["--version"], { stdio: "ignore" }).status === 0);
+const skip = nvcc ? undefined : "nvcc not found (CUDA toolkit not installed here); CI and the device machine have it";
+if (skip && process.env.CI) throw new Error(`CI must compile the CUDA kernels but ${skip}`);
+
+test("compute capability 9.x takes the Hopper kernels for D 64 / 128 and 128-multiple mask blocks only", () => {
+  assert.equal(useHopper(9, 128, undefined), true);
+  assert.equal(useHopper(9, 64, { qBlockSize: 128, kvBlockSize: 256 }), true);
+  assert.equal(useHopper(9, 80, undefined), false);
+  assert.equal(useHopper(9, 128, { qBlockSize: 128, kvBlockSize: 64 }), false);
+  assert.equal(useHopper(9, 128, { qBlockSize: 64, kvBlockSize: 128 }), false);
+  assert.equal(useHopper(8, 128, undefined), false);
+});
+
+test("the Hopper kernels' shared memory fits an H100 block (227 KB, 1 KB static barriers aside)", () => {
+  for (const D of [64, 128])
+    for (const overlap of [false, true]) assert.ok(hopperSmem(D, overlap) + 1024 <= 232448, `D ${D} overlap ${overlap}: ${hopperSmem(D, overlap)} bytes`);
+  assert.equal(hopperSmem(128, true), 1024 + 32768 + 3 * 65536);
+});
+
+interface Build { name: string; file: string; D: number; dtype: string; mask?: Mask; defines?: string[] }
+const builds: Build[] = [];
+for (const file of ["attention_hopper_tma.cu", "attention_hopper.cu"])
+  for (const D of [64, 128])
+    builds.push({ name: `${file} D${D} bf16`, file, D, dtype: "bf16", defines: [`#define PINGPONG ${D === 64 ? 1 : 0}`] });
+builds.push({ name: "attention_hopper_tma.cu D128 f16 sliding window", file: "attention_hopper_tma.cu", D: 128, dtype: "f16", mask: sl.masks.slidingWindow(256) });
+
+for (const b of builds) {
+  test(`nvcc -Xptxas -v: ${b.name} has no spills, no serialised wgmma, setmaxnreg honoured`, { skip, timeout: 120_000 }, () => {
+    const gen = toCuda([b.mask?.program]);
+    const defs = [...attentionDefines({ D: b.D, warps: 8, dtype: b.dtype, maskExpr: gen.exprs[0], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), ...(b.defines ?? [])];
+    const src = `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${readKernelSource(join(root, "lib", "backends", "cuda", "kernels"), b.file)}`;
+    const dir = mkdtempSync(join(tmpdir(), "sl-hopper-"));
+    try {
+      const file = join(dir, "k.cu");
+      writeFileSync(file, src);
+      const r = spawnSync(nvcc!, ["-cubin", "-gencode=arch=compute_90a,code=sm_90a", "-std=c++17", "--use_fast_math", "-Xptxas", "-v", "-o", join(dir, "k.cubin"), file], { encoding: "utf8" });
+      const log = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, log.slice(0, 3000));
+      assert.match(log, /0 bytes spill stores, 0 bytes spill loads/, log);
+      assert.doesNotMatch(log, /C7514|serialized/, "ptxas serialised the wgmma pipeline:\n" + log);
+      assert.doesNotMatch(log, /C7508/, "ptxas ignored setmaxnreg:\n" + log);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
