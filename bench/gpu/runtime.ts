@@ -79,4 +79,48 @@ for (let i = 0; i < 5; i++) {
 }
 console.log(`copies 64 MiB: toDevice (pinned staging, async) ${median(h2d).toFixed(2)} ms = ${rate(median(h2d))}; ` +
   `toHost ${median(d2h).toFixed(2)} ms = ${rate(median(d2h))}; pageable cuMemcpyHtoD ${median(h2dSync).toFixed(2)} ms = ${rate(median(h2dSync))}`);
+// Where copy time goes: the DMA alone (pinned staging <-> device), the host memcpy in and out
+// of staging, and async copies straight from pageable memory.
+{
+  const bytes = n * 4;
+  const st = rt.acquireStaging(bytes);
+  const view = new Uint8Array(st, 0, bytes);
+  const src = new Uint8Array(host.data.buffer, host.data.byteOffset, bytes);
+  const d = toDevice(host);
+  const ptr = sl.cuda.devicePtr(d);
+  const t = { dmaH2D: [] as number[], dmaD2H: [] as number[], fill: [] as number[], slice: [] as number[], pageableAsyncH2D: [] as number[], pageableAsyncD2H: [] as number[], hostAlloc: [] as number[] };
+  const pageable = new Uint8Array(bytes);
+  for (let i = 0; i < 5; i++) {
+    rt.sync();
+    let t0 = performance.now();
+    rt.b.htodAsync(ptr, view, 0);
+    rt.sync();
+    t.dmaH2D.push(performance.now() - t0);
+    t0 = performance.now();
+    rt.b.dtohAsync(view, ptr, 0);
+    rt.sync();
+    t.dmaD2H.push(performance.now() - t0);
+    t0 = performance.now();
+    view.set(src);
+    t.fill.push(performance.now() - t0);
+    t0 = performance.now();
+    st.slice(0, bytes);
+    t.slice.push(performance.now() - t0);
+    t0 = performance.now();
+    rt.b.htodAsync(ptr, pageable, 0);
+    rt.sync();
+    t.pageableAsyncH2D.push(performance.now() - t0);
+    t0 = performance.now();
+    rt.b.dtohAsync(pageable, ptr, 0);
+    rt.sync();
+    t.pageableAsyncD2H.push(performance.now() - t0);
+    if (i < 2) {
+      t0 = performance.now();
+      rt.b.hostAlloc(bytes);
+      t.hostAlloc.push(performance.now() - t0);
+    }
+  }
+  d.dispose();
+  console.log(`64 MiB breakdown (median ms): ${Object.entries(t).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(", ")}`);
+}
 console.log(`memory: ${JSON.stringify(rt.memory())}`);
