@@ -49,7 +49,8 @@ export class CudaBuffer implements DeviceBuffer {
 
   /**
    * Reads the block back through a pinned staging buffer with an async copy on `stream` (default
-   * the block's own stream); the wait happens on a worker thread, so the JS thread stays free.
+   * the block's own stream); the wait and the copy out of staging happen on a worker thread, so
+   * the JS thread stays free.
    */
   async read(stream = this.rt.isDeadStream(this.stream) ? 0 : this.stream): Promise<Storage> {
     if (this.#freed) throw new SparselabError("Tensor.toTypedArray", "device tensor was disposed");
@@ -58,16 +59,18 @@ export class CudaBuffer implements DeviceBuffer {
     const ctor = allocStorage(this.dtype, 0).constructor as new (b: ArrayBuffer, o: number, n: number) => Storage;
     if (this.bytes === 0) return new ctor(new ArrayBuffer(0), 0, 0);
     const staging = rt.acquireStaging(this.bytes);
+    const view = new Uint8Array(staging, 0, this.bytes);
     const event = rt.acquireEvent();
+    let out: ArrayBuffer;
     try {
-      rt.b.dtohAsync(new Uint8Array(staging, 0, this.bytes), this.ptr, stream);
+      rt.b.dtohAsync(view, this.ptr, stream);
       rt.b.eventRecord(event, stream);
-      await rt.b.eventWait(event);
+      // The wait and the copy out of staging into the tensor's own memory run on a worker thread.
+      out = await rt.b.readAsync(event, view);
     } catch (e) {
       rt.recycleEvent(event);
       throw e;
     }
-    const out = staging.slice(0, this.bytes);
     rt.releaseStaging(staging, event); // already complete: reusable at once
     return new ctor(out, 0, n);
   }

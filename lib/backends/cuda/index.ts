@@ -1,6 +1,6 @@
 import { registerOp, setBackendStatus } from "../registry.js";
 import { setDeviceMover } from "../../tensor/tensor.js";
-import { toDevice as moveToDevice } from "./device-tensor.js";
+import { toDevice as moveToDevice, type CopyOptions } from "./device-tensor.js";
 import { cudaAttention } from "./attention.js";
 import { cudaGroupedGemm } from "./moe.js";
 import { cudaAntidiagScores, cudaBlockPool, cudaDecodeAttention } from "./sparse.js";
@@ -51,7 +51,8 @@ export function load(): boolean {
     loaded: true,
     detail: `${i.name}, ${rt.arch}, ${i.multiprocessors} SMs, ${(i.totalMem / 2 ** 30).toFixed(0)} GiB, NVRTC ${i.nvrtcVersion}`,
   });
-  setDeviceMover((t) => moveToDevice(t));
+  // The optional third argument is `t.to("cuda", { stream })`'s options once Tensor.to forwards them.
+  setDeviceMover((t, _device, opts?: CopyOptions) => moveToDevice(t, opts));
   registerOp("cuda", "attention", cudaAttention);
   registerOp("cuda", "groupedGemm", cudaGroupedGemm);
   registerOp("cuda", "decodeAttention", cudaDecodeAttention);

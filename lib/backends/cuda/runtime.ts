@@ -54,6 +54,7 @@ interface Binding {
   eventSynchronize(e: number): void;
   eventWait(e: number): Promise<void>;
   syncAsync(): Promise<void>;
+  readAsync(e: number, staging: ArrayBufferView): Promise<ArrayBuffer>;
   eventDestroy(e: number): void;
   streamCreate(): number;
   streamSynchronize(s: number): void;

@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -645,6 +646,70 @@ Napi::Value EventWait(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Reads a device->staging copy out on a worker thread: waits for the event recorded after the
+// copy, then copies the staged bytes into fresh memory there as well (faulting in a large new
+// buffer costs tens of milliseconds, which the JS thread should not spend).
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, CUevent e, Napi::TypedArray view)
+      : Napi::AsyncWorker(env), e_(e), n_(view.ByteLength()), deferred_(Napi::Promise::Deferred::New(env)) {
+    src_ = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+    keep_ = Napi::Persistent(view.As<Napi::Object>());  // the staging buffer stays alive until done
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    r_ = drv.cuCtxSetCurrent(ctx);
+    if (r_ == 0) r_ = drv.cuEventSynchronize(e_);
+    if (r_ != 0) return;
+    dst_ = std::malloc(n_ ? n_ : 1);
+    if (!dst_) {
+      oom_ = true;
+      return;
+    }
+    std::memcpy(dst_, src_, n_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    keep_.Reset();
+    if (r_ != 0 || oom_) {
+      std::string msg = oom_ ? std::string("readAsync: out of host memory for ") + std::to_string(n_) + " bytes"
+                             : "cuEventSynchronize (reading on a worker thread) failed: " + cuErr(r_);
+      if (!oom_ && isSticky(r_)) {
+        sticky = true;
+        stickyWhat = msg;
+        msg += ". The CUDA context is now unusable (a sticky error); restart the kernel to use the GPU again.";
+      }
+      deferred_.Reject(Napi::Error::New(env, "[sparselab cuda] " + msg).Value());
+      return;
+    }
+    void* p = dst_;
+    dst_ = nullptr;
+    deferred_.Resolve(Napi::ArrayBuffer::New(env, p, n_, [](Napi::Env, void* data) { std::free(data); }));
+  }
+  ~ReadWorker() override { std::free(dst_); }
+
+ private:
+  CUevent e_;
+  size_t n_;
+  uint8_t* src_ = nullptr;
+  void* dst_ = nullptr;
+  bool oom_ = false;
+  CUresult r_ = 0;
+  Napi::ObjectReference keep_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// readAsync(event, stagingView) -> Promise<ArrayBuffer>: a copy of the view's bytes once the event
+// (recorded after the device->staging copy into the view) completes.
+Napi::Value ReadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  needCtx(env);
+  ReadWorker* w = new ReadWorker(env, eventArg(env, info[0], "readAsync"), info[1].As<Napi::TypedArray>());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // syncAsync() -> Promise<void>: cuCtxSynchronize (every stream) on a worker thread.
 Napi::Value SyncAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -775,6 +840,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("eventSynchronize", Napi::Function::New(env, EventSynchronize));
   exports.Set("eventWait", Napi::Function::New(env, EventWait));
   exports.Set("syncAsync", Napi::Function::New(env, SyncAsync));
+  exports.Set("readAsync", Napi::Function::New(env, ReadAsync));
   exports.Set("eventDestroy", Napi::Function::New(env, EventDestroy));
   exports.Set("streamCreate", Napi::Function::New(env, StreamCreate));
   exports.Set("streamSynchronize", Napi::Function::New(env, StreamSynchronize));
