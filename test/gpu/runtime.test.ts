@@ -10,6 +10,10 @@ import { tensorMapArgs, type TensorMapOptions } from "../../lib/backends/cuda/te
 import { cudaRuntime } from "../../lib/backends/cuda/runtime.js";
 import { devicePtr, emptyCuda, toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
 import { gpuSkipReason } from "./gpu-helpers.js";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const skip = gpuSkipReason();
 if (skip) console.log(`# skipping CUDA runtime device tests: ${skip}`);
@@ -279,4 +283,58 @@ test("without CUDA, streams and events fail saying why", { skip: skip ? undefine
   const { Stream, Event } = await import("../../lib/backends/cuda/stream.js");
   assert.throws(() => new Stream(), /cuda\.Stream: CUDA is not available/);
   assert.throws(() => new Event(), /cuda\.Event: CUDA is not available/);
+});
+
+// ---- CI: this area's kernels compile with nvcc for sm_80 and sm_90a (no GPU needed) ----
+// The product compiles through NVRTC at run time; CI has nvcc, so the same sources (same
+// definitions, same generated mask code) are compiled here: a broken runtime-side kernel fails CI.
+
+const nvcc = ["nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => spawnSync(p, ["--version"], { stdio: "ignore" }).status === 0);
+const nvccSkip = nvcc ? undefined : "nvcc not found (CUDA toolkit not installed here); CI and the device machine have it";
+if (nvccSkip && process.env.CI) throw new Error(`CI must compile the CUDA kernels but ${nvccSkip}`);
+
+test("nvcc compiles tma_copy and the GPU createBlockMask variants for sm_80 and sm_90a", { skip: nvccSkip, timeout: 300_000 }, async () => {
+  const sl = await import("../../lib/index.js");
+  const { blockMaskDefines } = await import("../../lib/backends/cuda/sparse.js");
+  const { CODEGEN_PRELUDE } = await import("../../lib/backends/cuda/codegen.js");
+  const { readKernelSource } = await import("../../lib/backends/cuda/runtime.js");
+  // The kernel folder: up from this file (dist/test/gpu, or a bundle's folder), else from the cwd.
+  let dirK = join(process.cwd(), "lib", "backends", "cuda", "kernels");
+  for (let d = new URL(".", import.meta.url).pathname, i = 0; i < 6; i++, d = join(d, "..")) {
+    if (existsSync(join(d, "lib", "backends", "cuda", "kernels", "sparse_ops.cu"))) {
+      dirK = join(d, "lib", "backends", "cuda", "kernels");
+      break;
+    }
+  }
+  const variants: [string, string][] = [2, 4].map((b) => [`tma_copy ELEM_BYTES ${b}`, `#define ELEM_BYTES ${b}\n${readKernelSource(dirK, "tma_copy.cu")}`]);
+  const masks = [
+    sl.masks.slidingWindow(256), sl.masks.document(new Int32Array(512).map((_, i) => i >> 7)),
+    sl.mask("floor(q / 64) == floor(kv / 64) or kv < 4"), sl.mask("w[kv % 4] > 0.5 and q >= kv", { w: [0.1, 0.9, 0.2, 0.7] }),
+  ];
+  for (const m of masks) variants.push([`block_mask_rows ${m.name}`, `${blockMaskDefines(m.program!).defs.join("\n")}\n${CODEGEN_PRELUDE}\n${readKernelSource(dirK, "sparse_ops.cu")}`]);
+  const dir = mkdtempSync(join(tmpdir(), "sl-nvcc-rt-"));
+  try {
+    const failures: string[] = [];
+    const jobs = variants.flatMap(([name, src], i) => ["sm_80", "sm_90a"].map((arch) => ({ name, src, arch, i })));
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) {
+        const j = jobs[next++];
+        const file = join(dir, `k${j.i}_${j.arch}.cu`);
+        writeFileSync(file, j.src);
+        const r = await new Promise<{ code: number | null; log: string }>((resolve) => {
+          const p = spawn(nvcc!, ["-cubin", `-gencode=arch=compute_${j.arch.slice(3)},code=${j.arch}`, "-std=c++17", "--use_fast_math", "-o", file.replace(/\.cu$/, ".cubin"), file]);
+          let log = "";
+          p.stderr.on("data", (d) => (log += d));
+          p.stdout.on("data", (d) => (log += d));
+          p.on("close", (code) => resolve({ code, log }));
+        });
+        if (r.code !== 0) failures.push(`${j.name} (${j.arch}):\n${r.log.slice(0, 2000)}`);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    assert.equal(failures.length, 0, failures.join("\n\n"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
