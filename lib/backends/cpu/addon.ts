@@ -24,6 +24,10 @@ export interface NativeAddon {
    * only for outputs the op writes in full). Its memory returns to the pool when collected.
    */
   allocOutput(bytes: number): ArrayBuffer;
+  /** A pool block for an op to write before any JS object wraps it (pass it as outId); wrap it once with wrapOutput. */
+  reserveOutput(bytes: number): number;
+  /** The ArrayBuffer over a reserved block (each id once); wrapping after the launch lets the GC it may trigger overlap the kernel. */
+  wrapOutput(id: number): ArrayBuffer;
   /** Benchmarks only: GFLOP/s of the FMA probe on every pool thread for about `ms` ms (blocks). */
   probeFma(ms: number): number;
   attention(p: Common & {
@@ -34,7 +38,8 @@ export interface NativeAddon {
     /** B / H: 1 where the bitmaps are shared over the call's batches / query heads (default: the call's). */
     bitmaps?: { bits: Uint32Array; tileStart: Int32Array; wordsPerRow: number; B?: number; H?: number };
     scoreProgram?: NativeProgram;
-    out: Arr; lse?: Float32Array;
+    /** The output, or outId: a block from reserveOutput (wrapped by the caller once launched). */
+    out?: Arr; outId?: number; lse?: Float32Array;
   }): Promise<void>;
   /** Evaluates maskProgram over bm's partial tiles into `bits`, in the layout (tileStart, bB, bH, wordsPerRow) the caller computed. */
   maskBitmaps(p: Common & {

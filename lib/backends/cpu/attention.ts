@@ -187,6 +187,11 @@ function lowered(x: { program?: import("../../attention/mask-ir.js").MaskProgram
  * optionally `lse` [B, Hq, Sq]. Tests poison these first to check every element is written.
  */
 export async function attentionInto(args: AttentionArgs, out: Float32Array | Uint16Array, lse?: Float32Array): Promise<void> {
+  return runAttention(args, out, lse);
+}
+
+/** attentionInto, or into a reserved pool block (an id); `afterLaunch` runs once the kernel is running. */
+async function runAttention(args: AttentionArgs, out: Float32Array | Uint16Array | number, lse?: Float32Array, afterLaunch?: () => void): Promise<void> {
   const addon = loadAddon();
   const { q, k, v, blockMask, scoreMod, scale, signal } = args;
   const [B, Hq, Sq, D] = q.shape;
@@ -194,8 +199,10 @@ export async function attentionInto(args: AttentionArgs, out: Float32Array | Uin
   const Dv = v.shape[3];
   const p: NativeAttention = {
     q: q.data as Float32Array, k: k.data as Float32Array, v: v.data as Float32Array,
-    dtype: DTYPE_CODE[q.dtype]!, B, Hq, Hkv, Sq, Skv, D, Dv, scale, out, lse,
+    dtype: DTYPE_CODE[q.dtype]!, B, Hq, Hkv, Sq, Skv, D, Dv, scale, lse,
   };
+  if (typeof out === "number") p.outId = out;
+  else p.out = out;
   if (blockMask) {
     const view = blockMaskView(blockMask, B, Hq, Sq, Skv);
     p.bm = view;
@@ -215,7 +222,11 @@ export async function attentionInto(args: AttentionArgs, out: Float32Array | Uin
     if (!prog) throw new SparselabError("attention", "the cpu backend needs a score mod with an IR program");
     p.scoreProgram = prog;
   }
-  await runNative("attention", signal, (cancel) => addon.attention({ ...p, cancel }));
+  await runNative("attention", signal, (cancel) => {
+    const running = addon.attention({ ...p, cancel });
+    afterLaunch?.();
+    return running;
+  });
 }
 
 /** Outputs smaller than this come from V8's allocator; larger ones from the addon's pool. */
@@ -243,9 +254,31 @@ export async function cpuAttention(args: AttentionArgs): Promise<AttentionResult
   }
   const [B, Hq, Sq] = q.shape;
   const Dv = v.shape[3];
-  const out = outputStorage(loadAddon(), q.dtype as "f32" | "f16" | "bf16", B * Hq * Sq * Dv);
+  const dtype = q.dtype as "f32" | "f16" | "bf16";
+  const n = B * Hq * Sq * Dv;
+  const bytes = n * (dtype === "f32" ? 4 : 2);
   const lse = returnLse ? new Float32Array(B * Hq * Sq) : undefined;
-  await attentionInto(args, out, lse);
+  let out: Float32Array | Uint16Array | undefined;
+  if (bytes < POOLED_OUTPUT_BYTES) {
+    out = allocStorage(dtype, n) as Float32Array | Uint16Array;
+    await attentionInto(args, out, lse);
+  } else {
+    // A pool block, wrapped in an ArrayBuffer only once the kernel runs: the GC that a large
+    // new ArrayBuffer often triggers then overlaps the kernel instead of delaying its start.
+    const addon = loadAddon();
+    const id = addon.reserveOutput(bytes);
+    const wrap = (): void => {
+      if (out) return;
+      const buf = addon.wrapOutput(id);
+      out = dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
+    };
+    try {
+      await runAttention(args, id, lse, wrap);
+    } finally {
+      wrap();  // also on failure, so the block goes back to the pool with its array
+    }
+  }
+  if (!out) throw new SparselabError("attention", "internal: no output storage");
   const res: AttentionResult = { output: new Tensor([B, Hq, Sq, Dv], q.dtype, out) };
   if (lse) res.lse = new Tensor([B, Hq, Sq], "f32", lse);
   return res;

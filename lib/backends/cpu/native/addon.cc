@@ -158,7 +158,14 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
         throw Napi::RangeError::New(w->Env(), "attention: bitmaps.B / bitmaps.H must be 1 or the call's B / Hq");
     }
     a->score_prog = get_program(w, p, "scoreProgram");
-    a->out = w->pin(p.Get("out"), "out");
+    if (has(p, "outId")) {
+      // A reserved pool block (reserveOutput): the caller keeps it until the op settles.
+      const size_t need = size_t(a->B) * a->Hq * a->Sq * a->Dv * dtype_size(a->dt);
+      a->out = reserved_output(getd(p, "outId"), need);
+      if (!a->out) throw Napi::RangeError::New(w->Env(), "attention: outId is not a reserved output of the right size");
+    } else {
+      a->out = w->pin(p.Get("out"), "out");
+    }
     if (has(p, "lse")) a->lse = static_cast<float*>(w->pin(p.Get("lse"), "lse"));
     a->cancel = get_cancel(w, p);
     w->work = [a] { attention(*a); };
@@ -415,6 +422,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("maskBitmaps", Napi::Function::New(env, MaskBitmaps));
   exports.Set("allocOutput", Napi::Function::New(env, sl::AllocOutput));
+  exports.Set("reserveOutput", Napi::Function::New(env, sl::ReserveOutput));
+  exports.Set("wrapOutput", Napi::Function::New(env, sl::WrapOutput));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("groupedGemm", Napi::Function::New(env, GroupedGemm));

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -96,6 +97,18 @@ class Pool {
   const size_t cap_ = cap();
 };
 
+// Reserved blocks: id -> (memory, bytes asked for, bytes of the block).
+struct Reserved {
+  void* p;
+  size_t n, bytes;
+};
+std::mutex reserved_m;
+std::unordered_map<uint32_t, Reserved>& reserved() {
+  static auto* r = new std::unordered_map<uint32_t, Reserved>;
+  return *r;
+}
+uint32_t next_id = 1;
+
 Pool& pool() {
   // Leaked on purpose: finalizers of outputs still alive at exit may run after static
   // destructors.
@@ -103,17 +116,58 @@ Pool& pool() {
   return *p;
 }
 
+size_t request_bytes(const Napi::CallbackInfo& info, const char* fn) {
+  const double req = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(req >= 0 && req <= double(size_t(1) << 46)))
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bytes must be a non-negative size");
+  return size_t(req);
+}
+
+Napi::ArrayBuffer wrap(Napi::Env env, void* p, size_t n, size_t bytes) {
+  return Napi::ArrayBuffer::New(env, p, n, [bytes](Napi::Env, void* data) { pool().give(data, bytes); });
+}
+
+size_t block_bytes(size_t n) { return (std::max<size_t>(n, 1) + kPage - 1) / kPage * kPage; }
+
 }  // namespace
 
 Napi::Value AllocOutput(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const double req = info[0].As<Napi::Number>().DoubleValue();
-  if (!(req >= 0 && req <= double(size_t(1) << 46)))
-    throw Napi::RangeError::New(env, "allocOutput: bytes must be a non-negative size");
-  const size_t n = size_t(req);
-  const size_t bytes = (std::max<size_t>(n, 1) + kPage - 1) / kPage * kPage;
+  const size_t n = request_bytes(info, "allocOutput");
+  const size_t bytes = block_bytes(n);
+  return wrap(info.Env(), pool().take(bytes), n, bytes);
+}
+
+Napi::Value ReserveOutput(const Napi::CallbackInfo& info) {
+  const size_t n = request_bytes(info, "reserveOutput");
+  const size_t bytes = block_bytes(n);
   void* p = pool().take(bytes);
-  return Napi::ArrayBuffer::New(env, p, n, [bytes](Napi::Env, void* data) { pool().give(data, bytes); });
+  std::lock_guard<std::mutex> g(reserved_m);
+  uint32_t id = next_id++;
+  if (id == 0) id = next_id++;  // 0 is never an id
+  reserved()[id] = {p, n, bytes};
+  return Napi::Number::New(info.Env(), double(id));
+}
+
+Napi::Value WrapOutput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double idd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  Reserved r;
+  {
+    std::lock_guard<std::mutex> g(reserved_m);
+    auto it = reserved().find(uint32_t(idd));
+    if (idd <= 0 || idd != double(uint32_t(idd)) || it == reserved().end())
+      throw Napi::RangeError::New(env, "wrapOutput: no reserved output with this id (each is wrapped once)");
+    r = it->second;
+    reserved().erase(it);
+  }
+  return wrap(env, r.p, r.n, r.bytes);
+}
+
+void* reserved_output(double id, size_t bytes) {
+  std::lock_guard<std::mutex> g(reserved_m);
+  auto it = reserved().find(uint32_t(id));
+  if (id <= 0 || id != double(uint32_t(id)) || it == reserved().end() || it->second.n < bytes) return nullptr;
+  return it->second.p;
 }
 
 }  // namespace sl
