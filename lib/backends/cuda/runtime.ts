@@ -203,6 +203,14 @@ export class CudaRuntime {
     this.b.launch(f.id, grid, block, f.smem, spec, args, stream ?? this.currentStream());
   }
 
+  /**
+   * Fills `bytes` bytes at `ptr` with `byte`, queued on `stream` (default the current stream),
+   * so a fill inside `Stream#run` stays on that stream (`b.memset` goes to the legacy stream).
+   */
+  memset(ptr: number, byte: number, bytes: number, stream = this.currentStream()): void {
+    if (bytes > 0) this.b.memsetAsync(ptr, byte, bytes, stream);
+  }
+
   /** The stream id launches and copies go on right now: 0 (the legacy default) unless inside `withStream`. */
   currentStream(): number {
     return streamScope.getStore() ?? 0;
