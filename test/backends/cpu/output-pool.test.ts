@@ -64,3 +64,28 @@ test("attention writes every element of a recycled output block", async () => {
     assertClose(await got.toTypedArray(), await ref.toTypedArray(), 2e-5, `recycled output, ${blockMask ? "window" : "dense"} (seed ${seed})`);
   }
 });
+
+test("reserved outputs: wrapped once; a failing op still hands its block back", async () => {
+  await requireAddon();
+  const addon = loadAddon();
+  const id = addon.reserveOutput(1 << 20);
+  assert.equal(addon.wrapOutput(id).byteLength, 1 << 20);
+  assert.throws(() => addon.wrapOutput(id), /wrapOutput/);
+  assert.throws(() => addon.wrapOutput(0), /wrapOutput/);
+  // An op cancelled mid-run rejects; its reserved block goes back with its array, and the
+  // next call of that output size (which may reuse it) is still right.
+  const S = 2048;
+  const q = randn([1, 8, S, 64], 1);
+  const k = randn([1, 8, S, 64], 2);
+  const v = randn([1, 8, S, 64], 3);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 5);
+  await assert.rejects(sl.attention(q, k, v, { backend: "cpu", signal: ac.signal }), (e: Error) => e.name === "CancelledError");
+  await collectUntil(() => false);
+  // Same output size, short keys: the reference stays cheap.
+  const k2 = randn([1, 8, 96, 64], 4);
+  const v2 = randn([1, 8, 96, 64], 5);
+  const got = await sl.attention(q, k2, v2, { backend: "cpu" });
+  const ref = await sl.attention(q, k2, v2, { backend: "js" });
+  assertClose(await got.toTypedArray(), await ref.toTypedArray(), 2e-5, "after a cancelled call");
+});
