@@ -16,5 +16,5 @@ mkdir -p "$G/node_modules/mathjs/lib/browser"
 cp node_modules/mathjs/package.json "$G/node_modules/mathjs/"
 cp node_modules/mathjs/lib/browser/math.js node_modules/mathjs/lib/browser/package.json "$G/node_modules/mathjs/lib/browser/"
 for t in test/gpu/*.test.ts; do n=$(basename "$t" .ts); npx esbuild "$t" --bundle --platform=node --format=esm --outfile="$G/$n.mjs" --log-level=error; done
-for b in attention moe; do npx esbuild "bench/gpu/$b.ts" --bundle --platform=node --format=esm --outfile="$G/bench-gpu-$b.mjs" --log-level=error; done
+for b in attention moe runtime; do npx esbuild "bench/gpu/$b.ts" --bundle --platform=node --format=esm --outfile="$G/bench-gpu-$b.mjs" --log-level=error; done
 du -sh "$G"

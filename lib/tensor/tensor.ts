@@ -22,11 +22,17 @@ export type Device = "cpu" | "cuda";
  * Memory a backend owns outside the JS heap (a CUDA allocation). The backend that made it
  * knows how to read it back and free it.
  */
+/** Options of copies between host and device (`t.to("cuda", opts)`, `t.cpu(opts)`). */
+export interface DeviceCopyOptions {
+  /** The stream the copy goes on (a `sl.cuda.Stream`); default the current stream (`Stream#run`). */
+  stream?: unknown;
+}
+
 export interface DeviceBuffer {
   readonly device: Device;
   readonly bytes: number;
   /** Copies the contents into host storage of the tensor's dtype. */
-  read(): Promise<Storage>;
+  read(opts?: DeviceCopyOptions): Promise<Storage>;
   free(): void;
 }
 
@@ -239,14 +245,15 @@ export class Tensor<D extends DType = DType> {
    * backend loaded; `sl.backends()` says why not otherwise). `to("cpu")` on a host tensor is a
    * copy; reading a GPU tensor back is asynchronous: `await t.cpu()`. On a GPU machine:
    * `const qd = sl.randn([1, 16, 4096, 128], { seed: 1 }).astype("bf16").to("cuda")`.
+   * `opts.stream` puts the copy on a `sl.cuda.Stream` (asynchronous with respect to other streams).
    * @example
    * sl.randn([4]).to("f16");
    */
-  to<T extends DType>(target: T | "cpu" | "cuda"): Tensor<T> {
+  to<T extends DType>(target: T | "cpu" | "cuda", opts?: DeviceCopyOptions): Tensor<T> {
     if (target === "cuda") {
       if (this.device === "cuda") return this as unknown as Tensor<T>;
       if (!deviceMover) throw new SparselabError("Tensor.to", `CUDA is not available (${cudaUnavailable()}); see sl.backends()`);
-      return deviceMover(this, "cuda") as Tensor<T>;
+      return deviceMover(this, "cuda", opts) as Tensor<T>;
     }
     if (target === "cpu") {
       if (this.device === "cpu") return astypeOp(this, this.dtype) as Tensor<T>;
@@ -258,13 +265,15 @@ export class Tensor<D extends DType = DType> {
 
   /**
    * This tensor in host memory: itself when already there, else a copy read back from the device
-   * (on a GPU machine: `const out = await (await sl.attention(qd, kd, vd)).cpu()`).
+   * (on a GPU machine: `const out = await (await sl.attention(qd, kd, vd)).cpu()`); the copy goes
+   * on `opts.stream` if given, else the stream the tensor was made on, and the wait does not block
+   * the JS thread.
    * @example
    * const t = await sl.randn([4]).cpu();   // a host tensor is returned as is
    */
-  async cpu(): Promise<Tensor<D>> {
+  async cpu(opts?: DeviceCopyOptions): Promise<Tensor<D>> {
     if (this.device === "cpu") return this;
-    return new Tensor(this.shape, this.dtype, await this.buffer!.read());
+    return new Tensor(this.shape, this.dtype, await this.buffer!.read(opts));
   }
 
   #checkLive(what: string): void {
@@ -276,10 +285,10 @@ export class Tensor<D extends DType = DType> {
  * Moves host tensors to a device; the CUDA backend installs it when it loads, so this module
  * needs no CUDA code.
  */
-let deviceMover: ((t: Tensor, device: Device) => Tensor) | undefined;
+let deviceMover: ((t: Tensor, device: Device, opts?: DeviceCopyOptions) => Tensor) | undefined;
 let deviceMoverReason = "the CUDA backend has not loaded (await sl.ready())";
 
-export function setDeviceMover(fn: ((t: Tensor, device: Device) => Tensor) | undefined, reason?: string): void {
+export function setDeviceMover(fn: ((t: Tensor, device: Device, opts?: DeviceCopyOptions) => Tensor) | undefined, reason?: string): void {
   deviceMover = fn;
   if (reason) deviceMoverReason = reason;
 }

@@ -1,6 +1,6 @@
 import { SparselabError, argError, fmtShape } from "../../errors.js";
 import { allocStorage, bytesPerElement, type DType, type Storage } from "../../tensor/dtype.js";
-import { Tensor, type DeviceBuffer } from "../../tensor/tensor.js";
+import { Tensor, type DeviceBuffer, type DeviceCopyOptions } from "../../tensor/tensor.js";
 import { requireCuda, type CudaRuntime } from "./runtime.js";
 
 /** A stream given to a copy: a `sl.cuda.Stream` (anything with a numeric `id`) or a raw stream id. */
@@ -52,9 +52,14 @@ export class CudaBuffer implements DeviceBuffer {
    * the block's own stream); the wait and the copy out of staging happen on a worker thread, so
    * the JS thread stays free.
    */
-  async read(stream = this.rt.isDeadStream(this.stream) ? 0 : this.stream): Promise<Storage> {
+  async read(on?: number | DeviceCopyOptions): Promise<Storage> {
     if (this.#freed) throw new SparselabError("Tensor.toTypedArray", "device tensor was disposed");
     const rt = this.rt;
+    const stream =
+      typeof on === "number" ? on
+      : on?.stream !== undefined ? streamId("Tensor.cpu", on.stream as StreamLike, rt)
+      : rt.isDeadStream(this.stream) ? 0
+      : this.stream;
     const n = this.bytes / bytesPerElement(this.dtype);
     const ctor = allocStorage(this.dtype, 0).constructor as new (b: ArrayBuffer, o: number, n: number) => Storage;
     if (this.bytes === 0) return new ctor(new ArrayBuffer(0), 0, 0);

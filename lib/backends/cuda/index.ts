@@ -52,7 +52,7 @@ export function load(): boolean {
     detail: `${i.name}, ${rt.arch}, ${i.multiprocessors} SMs, ${(i.totalMem / 2 ** 30).toFixed(0)} GiB, NVRTC ${i.nvrtcVersion}`,
   });
   // The optional third argument is `t.to("cuda", { stream })`'s options once Tensor.to forwards them.
-  setDeviceMover((t, _device, opts?: CopyOptions) => moveToDevice(t, opts));
+  setDeviceMover((t, _device, opts) => moveToDevice(t, opts as CopyOptions | undefined));
   registerOp("cuda", "attention", cudaAttention);
   registerOp("cuda", "groupedGemm", cudaGroupedGemm);
   registerOp("cuda", "decodeAttention", cudaDecodeAttention);
