@@ -86,34 +86,65 @@ struct Scratch {
   std::unique_ptr<ProgramRunner> mask_run, score_run;
 };
 
-// Packed K / V storage. Small buffers are kept per calling thread and reused, so repeated
-// calls (a notebook loop, a widget) do not page-fault fresh memory every time; large ones are
-// freed after the call. A call takes up to four (K and V, two sets). Uninitialised: the pack
-// pass writes every element it later reads.
+// Packed K / V storage, taken from a free list shared by all calls and given back after the
+// call, so repeated calls (a notebook loop, a widget, a benchmark) reuse memory that is already
+// mapped instead of page-faulting fresh buffers (they were per libuv thread before, and an op
+// lands on any of libuv's threads). Uninitialised: the pack pass writes every element it reads.
 class PackBuffer {
  public:
-  explicit PackBuffer(size_t n) {
-    static thread_local std::unique_ptr<float[]> kept[4];
-    static thread_local size_t kept_n[4] = {0, 0, 0, 0};
-    static thread_local int turn = 0;
-    constexpr size_t kKeep = size_t(4) << 20;  // floats
-    if (n <= kKeep) {
-      const int i = turn++ & 3;
-      if (kept_n[i] < n) {
-        kept[i].reset(new float[n]);
-        kept_n[i] = n;
-      }
-      p_ = kept[i].get();
+  explicit PackBuffer(size_t n) : n_(std::max<size_t>(n, 1)) {
+    std::lock_guard<std::mutex> g(mu());
+    auto& fl = free_list();
+    // The smallest free block that fits (blocks are few: up to four per call).
+    size_t best = fl.size();
+    for (size_t i = 0; i < fl.size(); i++)
+      if (fl[i].n >= n_ && (best == fl.size() || fl[i].n < fl[best].n)) best = i;
+    if (best < fl.size()) {
+      block_ = std::move(fl[best]);
+      fl.erase(fl.begin() + long(best));
+      cached() -= block_.n;
     } else {
-      own_.reset(new float[n]);
-      p_ = own_.get();
+      block_.p.reset(new float[n_]);
+      block_.n = n_;
     }
   }
-  float* get() const { return p_; }
+  ~PackBuffer() {
+    std::lock_guard<std::mutex> g(mu());
+    // Keep at most kKeep floats of free blocks; beyond that, free the largest ones.
+    constexpr size_t kKeep = size_t(32) << 20;  // floats (128 MiB)
+    auto& fl = free_list();
+    fl.push_back(std::move(block_));
+    cached() += fl.back().n;
+    std::sort(fl.begin(), fl.end(), [](const Block& x, const Block& y) { return x.n < y.n; });
+    while (cached() > kKeep && !fl.empty()) {
+      cached() -= fl.back().n;
+      fl.pop_back();
+    }
+  }
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  float* get() const { return block_.p.get(); }
 
  private:
-  std::unique_ptr<float[]> own_;
-  float* p_;
+  struct Block {
+    std::unique_ptr<float[]> p;
+    size_t n = 0;
+  };
+  // Leaked on purpose: buffers may be given back during exit, after static destructors ran.
+  static std::mutex& mu() {
+    static auto* m = new std::mutex;
+    return *m;
+  }
+  static std::vector<Block>& free_list() {
+    static auto* v = new std::vector<Block>;
+    return *v;
+  }
+  static size_t& cached() {
+    static size_t c = 0;
+    return c;
+  }
+  size_t n_;
+  Block block_;
 };
 
 int chunk_width(const AttentionArgs& a) {
