@@ -35,6 +35,9 @@ function deviceMask(bm: BlockMaskFields, tables: (Int32Array | Float32Array)[]) 
 }
 
 function anyPartial(bm: BlockMaskFields): boolean {
+  // Arrays already on the GPU (sl.createBlockMask(..., { device: "cuda" })) are not read back:
+  // the kernel is built with the mask, which partial tiles need and other tiles never evaluate.
+  if (bm.kvNumBlocks.device !== "cpu") return bm.mask !== undefined;
   const n = bm.kvNumBlocks.data as Int32Array;
   for (let i = 0; i < n.length; i++) if (n[i] > 0) return true;
   return false;
