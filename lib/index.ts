@@ -40,8 +40,8 @@ export type { ExprParam } from "./attention/dsl/lower.js";
 export { and, or, not } from "./attention/compose.js";
 export * as scoreMods from "./attention/score-mods/index.js";
 export { scoreMod } from "./attention/score-mods/expression.js";
-export { BlockMask, type BlockMaskFields, type BlockSize, type BlockCounts, type DensityOptions } from "./attention/block-mask.js";
-export { createBlockMask, type CreateBlockMaskOptions } from "./attention/create-block-mask.js";
+export { BlockMask, DeviceBlockMask, type BlockMaskFields, type BlockSize, type BlockCounts, type DensityOptions } from "./attention/block-mask.js";
+export { createBlockMask, type CreateBlockMaskOptions, type DeviceCreateBlockMaskOptions } from "./attention/create-block-mask.js";
 export { compileProgram, compileInterval, irClassifier, type IntervalBox } from "./attention/mask-ir-js.js";
 // attention(), decode attention, metrics, and backend loading (JS ops register on import;
 // native backends start loading at import, sl.ready() resolves when they have tried)

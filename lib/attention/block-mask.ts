@@ -633,3 +633,226 @@ export class BlockMask implements BlockMaskFields {
     });
   }
 }
+
+/** Reads one of a device block mask's arrays back synchronously (waits for the device); supplied by the backend that made it. */
+export type DeviceArrayReader = (t: Tensor<"i32">) => Tensor<"i32">;
+
+/**
+ * A block mask whose four FlexAttention arrays are device tensors (i32, the same shapes,
+ * contents, order and zero padding as `BlockMask`'s), made by
+ * `sl.createBlockMask(mask, { ..., device: "cuda" })`. Pass it to `sl.attention` with CUDA
+ * q/k/v: the kernel reads the arrays where they are, with no copy to the host and back.
+ *
+ * The host view is lazy: `host()` (and every method that reads tiles: density, blockCounts,
+ * tileClasses, toString, toDense, toDenseMask, qBlockLists, slice, toSafetensors, the notebook
+ * display) reads the arrays back once, waiting for the device, and keeps that BlockMask;
+ * `await cpu()` does the same without blocking the JS thread. `dispose()` frees the device
+ * arrays at once (the host copy, if read, stays); do not pass a disposed mask to attention.
+ * @example
+ * const dbm = sl.createBlockMask(sl.masks.slidingWindow(1024), { H: 16, qLen: 16384, kvLen: 16384, device: "cuda" });
+ * const q = sl.randn([1, 16, 16384, 128], { seed: 1 }).astype("bf16").to("cuda");
+ * const out = await sl.attention(q, q, q, { blockMask: dbm });   // arrays never leave the GPU
+ * dbm.density();            // reads the arrays back once (lazily), then as BlockMask.density
+ * dbm.dispose();
+ */
+export class DeviceBlockMask implements BlockMaskFields {
+  readonly B: number;
+  readonly H: number;
+  readonly qLen: number;
+  readonly kvLen: number;
+  readonly qBlockSize: number;
+  readonly kvBlockSize: number;
+  /** i32 [B, H, qBlocks], on the device. */
+  readonly kvNumBlocks: Tensor<"i32">;
+  /** i32 [B, H, qBlocks, kvBlocks], on the device. */
+  readonly kvIndices: Tensor<"i32">;
+  /** i32 [B, H, qBlocks], on the device. */
+  readonly fullKvNumBlocks: Tensor<"i32">;
+  /** i32 [B, H, qBlocks, kvBlocks], on the device. */
+  readonly fullKvIndices: Tensor<"i32">;
+  readonly mask: Mask;
+  readonly #readSync: DeviceArrayReader;
+  #host: BlockMask | undefined;
+
+  /**
+   * Wraps device arrays a backend wrote (shapes and dtypes are checked; contents are the
+   * backend's guarantee). `readSync` reads one array back for the lazy host view.
+   */
+  constructor(f: BlockMaskFields & { mask: Mask }, readSync: DeviceArrayReader) {
+    const op = "DeviceBlockMask";
+    this.B = checkInt(op, "B", f.B, 1);
+    this.H = checkInt(op, "H", f.H, 1);
+    this.qLen = checkInt(op, "qLen", f.qLen, 1);
+    this.kvLen = checkInt(op, "kvLen", f.kvLen, 1);
+    this.qBlockSize = checkInt(op, "qBlockSize", f.qBlockSize, 1);
+    this.kvBlockSize = checkInt(op, "kvBlockSize", f.kvBlockSize, 1);
+    const nq = this.qBlocks, nk = this.kvBlocks;
+    const want = (name: string, t: unknown, shape: number[]) => {
+      if (!(t instanceof Tensor) || t.dtype !== "i32" || t.device === "cpu")
+        argError(op, name, `an i32 device Tensor ${fmtShape(shape)}`, t instanceof Tensor ? `${t.dtype} on ${t.device}` : describe(t));
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) argError(op, name, `shape ${fmtShape(shape)}`, fmtShape(t.shape));
+      return t as Tensor<"i32">;
+    };
+    this.kvNumBlocks = want("kvNumBlocks", f.kvNumBlocks, [this.B, this.H, nq]);
+    this.kvIndices = want("kvIndices", f.kvIndices, [this.B, this.H, nq, nk]);
+    this.fullKvNumBlocks = want("fullKvNumBlocks", f.fullKvNumBlocks, [this.B, this.H, nq]);
+    this.fullKvIndices = want("fullKvIndices", f.fullKvIndices, [this.B, this.H, nq, nk]);
+    if (f.mask === undefined || f.mask === null) argError(op, "mask", "the Mask the arrays were built from", "undefined");
+    this.mask = f.mask;
+    this.#readSync = readSync;
+  }
+
+  /** Where the arrays live ("cuda"). */
+  get device(): Tensor["device"] {
+    return this.kvNumBlocks.device;
+  }
+  /** Number of query blocks: ceil(qLen / qBlockSize). */
+  get qBlocks(): number {
+    return Math.ceil(this.qLen / this.qBlockSize);
+  }
+  /** Number of key blocks: ceil(kvLen / kvBlockSize). */
+  get kvBlocks(): number {
+    return Math.ceil(this.kvLen / this.kvBlockSize);
+  }
+  /** Whether the device arrays were freed (the host view, if already read, still works). */
+  get disposed(): boolean {
+    return this.kvNumBlocks.disposed;
+  }
+
+  #wrap(fields: Tensor<"i32">[]): BlockMask {
+    const [kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices] = fields;
+    return BlockMask.fromTrustedFields({
+      B: this.B, H: this.H, qLen: this.qLen, kvLen: this.kvLen, qBlockSize: this.qBlockSize, kvBlockSize: this.kvBlockSize,
+      kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices, mask: this.mask,
+    });
+  }
+
+  #arrays(what: string): Tensor<"i32">[] {
+    if (this.disposed) throw new SparselabError(`DeviceBlockMask.${what}`, "the device arrays were disposed before the host view was read");
+    return [this.kvNumBlocks, this.kvIndices, this.fullKvNumBlocks, this.fullKvIndices];
+  }
+
+  /**
+   * The host BlockMask with the same arrays: read back on first use (waiting for the device),
+   * then kept.
+   * @example
+   * const bm = sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096, device: "cuda" }).host();
+   * bm.blockCounts();
+   */
+  host(): BlockMask {
+    return (this.#host ??= this.#wrap(this.#arrays("host").map((t) => this.#readSync(t))));
+  }
+
+  /**
+   * The host BlockMask, read back without blocking the JS thread (kept like `host()`'s).
+   * @example
+   * const bm = await sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096, device: "cuda" }).cpu();
+   */
+  async cpu(): Promise<BlockMask> {
+    if (this.#host) return this.#host;
+    const fields = await Promise.all(this.#arrays("cpu").map((t) => t.cpu()));
+    return (this.#host ??= this.#wrap(fields));
+  }
+
+  /**
+   * The same as `cpu()` (the name `sl.cuda.blockMaskOnDevice`'s result had first).
+   * @example
+   * const bm = await sl.cuda.blockMaskOnDevice(sl.masks.causal(), { qLen: 4096, kvLen: 4096 }).toBlockMask();
+   */
+  toBlockMask(): Promise<BlockMask> {
+    return this.cpu();
+  }
+
+  /**
+   * Frees the device arrays (stream-ordered: work already queued that reads them still sees them).
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096, device: "cuda" }).dispose();
+   */
+  dispose(): void {
+    for (const t of [this.kvNumBlocks, this.kvIndices, this.fullKvNumBlocks, this.fullKvIndices]) t.dispose();
+  }
+
+  /**
+   * As BlockMask.tileClasses, on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256, device: "cuda" }).tileClasses(0, 0);  // [1, 0, 2, 1]
+   */
+  tileClasses(b = 0, h = 0): Uint8Array {
+    return this.host().tileClasses(b, h);
+  }
+  /**
+   * As BlockMask.blockCounts, on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 512, kvLen: 512, device: "cuda" }).blockCounts();
+   */
+  blockCounts(): BlockCounts {
+    return this.host().blockCounts();
+  }
+  /**
+   * As BlockMask.density, on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256, device: "cuda" }).density();  // 0.75
+   */
+  density(opts: DensityOptions = {}): number {
+    return this.host().density(opts);
+  }
+  /**
+   * As BlockMask.toDense (a host u8 Tensor), on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 512, kvLen: 512, device: "cuda" }).toDense();
+   */
+  toDense(): Tensor<"u8"> {
+    return this.host().toDense();
+  }
+  /**
+   * As BlockMask.toDenseMask, on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.slidingWindow(4), { qLen: 256, kvLen: 256, blockSize: 128, device: "cuda" }).toDenseMask();
+   */
+  toDenseMask(): Tensor<"bool"> {
+    return this.host().toDenseMask();
+  }
+  /**
+   * As BlockMask.slice (a host BlockMask), on the host view.
+   * @example
+   * sl.createBlockMask(sl.mask("q >= kv + h"), { H: 8, qLen: 256, kvLen: 256, device: "cuda" }).slice({ h: 3 });
+   */
+  slice(sel: { b?: number | readonly [number, number]; h?: number | readonly [number, number] }): BlockMask {
+    return this.host().slice(sel);
+  }
+  /**
+   * As BlockMask.qBlockLists (host tensors), on the host view.
+   * @example
+   * sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256, device: "cuda" }).qBlockLists();
+   */
+  qBlockLists(): ReturnType<BlockMask["qBlockLists"]> {
+    return this.host().qBlockLists();
+  }
+  /**
+   * As BlockMask.toSafetensors, on the host view (read without blocking the JS thread).
+   * @example
+   * const bytes = await sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096, device: "cuda" }).toSafetensors();
+   */
+  async toSafetensors(opts: { convention?: "torch" | "exact" } = {}): Promise<Uint8Array> {
+    return (await this.cpu()).toSafetensors(opts);
+  }
+  /**
+   * As BlockMask.toString, on the host view; the first line says the arrays are on the device.
+   * @example
+   * console.log(sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096, device: "cuda" }).toString());
+   */
+  toString(opts: { b?: number; h?: number; maxCols?: number; maxRows?: number } = {}): string {
+    return `${this.#deviceLine()}\n${this.host().toString(opts)}`;
+  }
+  #deviceLine(): string {
+    return `DeviceBlockMask: arrays on ${this.device}${this.disposed ? " (disposed)" : ""}`;
+  }
+  /** Jupyter display: the host view's, with a line saying where the arrays are. */
+  [DISPLAY](): MimeBundle {
+    const inner = this.host()[DISPLAY]();
+    return {
+      "text/plain": `${this.#deviceLine()}\n${inner["text/plain"]}`,
+      "text/html": `<div style="font-family:monospace;font-size:12px">${escapeHtml(this.#deviceLine())}</div>${inner["text/html"]}`,
+    };
+  }
+}

@@ -3,10 +3,11 @@ import type { DecodeAttentionArgs, AttentionResult } from "../ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { DType } from "../../tensor/dtype.js";
 import type { Mask } from "../../attention/types.js";
-import { BlockMask, blockSizes, type BlockSize } from "../../attention/block-mask.js";
+import { BlockMask, DeviceBlockMask, blockSizes, type BlockSize } from "../../attention/block-mask.js";
+import { registerDeviceBlockMaskBuilder } from "../../attention/create-block-mask.js";
 import { toCuda } from "./codegen.js";
 import { INTERVAL_PRELUDE, toCudaInterval } from "./interval-codegen.js";
-import { devicePtr, emptyCuda, toDevice, toHost } from "./device-tensor.js";
+import { CudaBuffer, devicePtr, emptyCuda, toDevice } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
 import { CODEGEN_PRELUDE } from "./codegen.js";
 import { programDependsOnBatchHead } from "../../attention/masks/support/ir.js";
@@ -145,27 +146,44 @@ export interface CudaBlockMaskOptions {
   blockSize?: BlockSize;
 }
 
-/**
- * A block mask whose four FlexAttention arrays live on the GPU (i32 CUDA tensors, the same
- * shapes and contents as `BlockMask`'s). `toBlockMask()` copies them back; `dispose()` frees them.
- */
-export interface DeviceBlockMask {
-  readonly B: number;
-  readonly H: number;
-  readonly qLen: number;
-  readonly kvLen: number;
-  readonly qBlockSize: number;
-  readonly kvBlockSize: number;
-  readonly kvNumBlocks: Tensor<"i32">;
-  readonly kvIndices: Tensor<"i32">;
-  readonly fullKvNumBlocks: Tensor<"i32">;
-  readonly fullKvIndices: Tensor<"i32">;
-  readonly mask: Mask;
-  toBlockMask(): Promise<BlockMask>;
-  dispose(): void;
-}
+export { DeviceBlockMask };
 
 const BM_THREADS = 512;
+
+/**
+ * What a GPU createBlockMask needs of a mask besides its sizes, made once per mask program: the
+ * generated code (printing it costs ~0.02-0.07 ms a call, more with tables), the kernel per
+ * shared-memory size, and the mask's tables on the device. Uploading the tables on every call
+ * put two 64 KB staging copies into each call of the document mask, and the event-timed figure
+ * with them; with this cache a repeated call allocates the four arrays and launches, nothing else.
+ */
+interface MaskPrep {
+  defs: string[];
+  fns: Map<number, CompiledFunction>;
+  tables: Tensor[];
+}
+const prepCache = new WeakMap<MaskProgram, MaskPrep>();
+
+function maskPrep(rt: CudaRuntime, program: MaskProgram): MaskPrep {
+  let p = prepCache.get(program);
+  if (!p) {
+    const { defs, tables } = blockMaskDefines(program);
+    const dev = tables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
+    // Tables are read by launches on any stream later: wait once for the upload here, so no
+    // stream can run ahead of it.
+    if (dev.length) rt.sync();
+    p = { defs, fns: new Map(), tables: dev };
+    prepCache.set(program, p);
+  }
+  return p;
+}
+
+/** Reads a device array back synchronously (after the device finishes its queued work): the DeviceBlockMask's lazy host view. */
+function readArraySync(t: Tensor<"i32">): Tensor<"i32"> {
+  const rt = requireCuda("DeviceBlockMask.host");
+  rt.sync();
+  return new Tensor(t.shape, "i32", new Int32Array(rt.b.dtoh(devicePtr(t), t.size * 4)));
+}
 
 /**
  * createBlockMask entirely on the GPU: a kernel generated from the mask's IR classifies every
@@ -173,7 +191,9 @@ const BM_THREADS = 512;
  * tiles those leave open element by element (a warp per tile, stopping as soon as it is known
  * partial), and writes FlexAttention's arrays on the device, in the same order and padding as the host's. A
  * mask that reads neither b nor h is classified once and written to every (b, h). The work is
- * queued on the current stream; nothing waits for it.
+ * queued on the current stream; nothing waits for it. The result goes to `sl.attention` on CUDA
+ * tensors as it is (no host copy); its host view is read back lazily (see DeviceBlockMask).
+ * `sl.createBlockMask(mask, { ..., device: "cuda" })` is the same call.
  * @example
  * const dbm = sl.cuda.blockMaskOnDevice(sl.masks.slidingWindow(256), { H: 16, qLen: 16384, kvLen: 16384 });
  * const bm = await dbm.toBlockMask();
@@ -201,27 +221,18 @@ export function cudaBlockMaskOnDevice(mask: Mask, opts: CudaBlockMaskOptions): D
   const dep = programDependsOnBatchHead(mask.program);
   const cB = dep.b ? B : 1, cH = dep.h ? H : 1;
   if (cB * cH > 65535) argError(op, "B*H", "at most 65535 distinct (b, h) masks", String(cB * cH));
-  const { defs, tables: hostTables } = blockMaskDefines(mask.program);
-  const f = fn(rt, "block_mask_rows", defs, smem);
-  const tables = hostTables.map((t) => toDevice(t instanceof Float32Array ? new Tensor([t.length], "f32", t) : new Tensor([t.length], "i32", t)));
+  const prep = maskPrep(rt, mask.program);
+  let f = prep.fns.get(smem);
+  if (!f) prep.fns.set(smem, (f = fn(rt, "block_mask_rows", prep.defs, smem)));
+  const stream = rt.currentStream();
+  for (const t of prep.tables) (t.buffer as CudaBuffer).recordStream(stream); // no-op once recorded
   const kvNumBlocks = emptyCuda([B, H, nq], "i32", rt), kvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
   const fullKvNumBlocks = emptyCuda([B, H, nq], "i32", rt), fullKvIndices = emptyCuda([B, H, nq, nk], "i32", rt);
-  rt.launch(f, [nq, cB * cH, 1], [BM_THREADS, 1, 1], "pppp" + "iiiiiiii" + "p".repeat(tables.length), [
+  rt.launch(f, [nq, cB * cH, 1], [BM_THREADS, 1, 1], "pppp" + "iiiiiiii" + "p".repeat(prep.tables.length), [
     devicePtr(kvNumBlocks), devicePtr(kvIndices), devicePtr(fullKvNumBlocks), devicePtr(fullKvIndices),
-    B, H, cB, cH, qLen, kvLen, qbs, kvbs, ...tables.map(devicePtr),
-  ]);
-  for (const t of tables) t.dispose(); // stream order keeps them alive for the kernel
-  const fields = { kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices };
-  return {
-    B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, ...fields, mask,
-    async toBlockMask() {
-      const [a, b, c, d] = await Promise.all([toHost(kvNumBlocks), toHost(kvIndices), toHost(fullKvNumBlocks), toHost(fullKvIndices)]);
-      return BlockMask.fromTrustedFields({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, kvNumBlocks: a, kvIndices: b, fullKvNumBlocks: c, fullKvIndices: d, mask });
-    },
-    dispose() {
-      for (const t of Object.values(fields)) t.dispose();
-    },
-  };
+    B, H, cB, cH, qLen, kvLen, qbs, kvbs, ...prep.tables.map(devicePtr),
+  ], stream);
+  return new DeviceBlockMask({ B, H, qLen, kvLen, qBlockSize: qbs, kvBlockSize: kvbs, kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices, mask }, readArraySync);
 }
 
 /**
@@ -239,3 +250,6 @@ export async function cudaCreateBlockMask(mask: Mask, opts: CudaBlockMaskOptions
     dbm.dispose();
   }
 }
+
+// `sl.createBlockMask(mask, { ..., device: "cuda" })` lands here (lib/attention cannot import backends).
+registerDeviceBlockMaskBuilder("cuda", cudaBlockMaskOnDevice);
