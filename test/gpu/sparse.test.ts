@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as sl from "../../lib/index.js";
-import { Tensor } from "../../lib/tensor/tensor.js";
+import { Tensor, type DeviceBuffer } from "../../lib/tensor/tensor.js";
+import { DeviceBlockMask } from "../../lib/attention/block-mask.js";
 import { toDevice, toHost } from "../../lib/backends/cuda/device-tensor.js";
 import { castCuda, cudaAntidiagScores, cudaBlockMaskOnDevice, cudaBlockPool, cudaCreateBlockMask, cudaDecodeAttention } from "../../lib/backends/cuda/sparse.js";
 import { gpuSkipReason, poison, randomTensor, relErr, widen } from "./gpu-helpers.js";
@@ -125,6 +126,125 @@ test("cuda blockMaskOnDevice keeps the arrays on the GPU, queued on the current 
   assert.deepEqual(Array.from(back.toDense().data), Array.from(host.toDense().data));
   dbm.dispose();
   s.dispose();
+});
+
+// ---- device block masks: FlexAttention's arrays kept on the GPU for attention ----
+
+/** Device memory stand-in for the host-only checks of DeviceBlockMask (runs without a GPU). */
+class MockDeviceBuffer implements DeviceBuffer {
+  readonly device = "cuda" as const;
+  readonly bytes: number;
+  freed = false;
+  constructor(readonly src: Int32Array) {
+    this.bytes = src.byteLength;
+  }
+  async read(): Promise<Int32Array> {
+    return this.src.slice();
+  }
+  free(): void {
+    this.freed = true;
+  }
+}
+
+const BM_FIELDS = ["kvNumBlocks", "kvIndices", "fullKvNumBlocks", "fullKvIndices"] as const;
+
+test("DeviceBlockMask: lazy host view read once, async view, dispose, argument checks (mock device arrays)", async () => {
+  const host = sl.createBlockMask(sl.masks.slidingWindow(100), { H: 2, qLen: 700, kvLen: 650, blockSize: [128, 64] });
+  const onDevice = (t: Tensor<"i32">) => new Tensor(t.shape, "i32", new MockDeviceBuffer(t.data as Int32Array));
+  let reads = 0;
+  const reader = (t: Tensor<"i32">) => {
+    reads++;
+    return new Tensor(t.shape, "i32", (t.buffer as unknown as MockDeviceBuffer).src.slice());
+  };
+  const make = () =>
+    new DeviceBlockMask({
+      B: host.B, H: host.H, qLen: host.qLen, kvLen: host.kvLen, qBlockSize: host.qBlockSize, kvBlockSize: host.kvBlockSize,
+      kvNumBlocks: onDevice(host.kvNumBlocks), kvIndices: onDevice(host.kvIndices),
+      fullKvNumBlocks: onDevice(host.fullKvNumBlocks), fullKvIndices: onDevice(host.fullKvIndices), mask: host.mask!,
+    }, reader);
+  const dbm = make();
+  assert.equal(dbm.device, "cuda");
+  assert.equal(dbm.qBlocks, host.qBlocks);
+  assert.equal(reads, 0, "nothing is read back before a host method is called");
+  assert.equal(dbm.density({ level: "element" }), host.density({ level: "element" }));
+  assert.equal(reads, 4, "the four arrays are read once");
+  assert.deepEqual(dbm.blockCounts(), host.blockCounts());
+  assert.deepEqual(dbm.tileClasses(0, 1), host.tileClasses(0, 1));
+  assert.deepEqual(Array.from(dbm.toDense().data), Array.from(host.toDense().data));
+  assert.deepEqual(dbm.slice({ h: 1 }).blockCounts(), host.slice({ h: 1 }).blockCounts());
+  assert.equal(dbm.toString().split("\n").slice(1).join("\n"), host.toString());
+  assert.match(dbm.toString(), /^DeviceBlockMask: arrays on cuda/);
+  assert.equal(reads, 4, "the host view is kept");
+  for (const f of BM_FIELDS) assert.equal(dbm.host()[f].device, "cpu");
+
+  const second = make();
+  const viaCpu = await second.cpu();
+  assert.equal(reads, 4, "cpu() reads through the device buffers, not the synchronous reader");
+  for (const f of BM_FIELDS) assert.deepEqual(Array.from(viaCpu[f].data), Array.from(host[f].data), f);
+  assert.equal(second.host(), viaCpu, "host() returns the view cpu() read");
+  assert.deepEqual(await second.toSafetensors(), await host.toSafetensors());
+
+  const third = make();
+  third.dispose();
+  assert.ok(third.disposed);
+  assert.throws(() => third.density(), /disposed/);
+  assert.ok(BM_FIELDS.every((f) => (third[f].disposed)), "dispose frees the four arrays");
+
+  const base = { B: 1, H: 2, qLen: 700, kvLen: 650, qBlockSize: 128, kvBlockSize: 64, mask: host.mask! };
+  const dev = { kvNumBlocks: onDevice(host.kvNumBlocks), kvIndices: onDevice(host.kvIndices), fullKvNumBlocks: onDevice(host.fullKvNumBlocks), fullKvIndices: onDevice(host.fullKvIndices) };
+  assert.throws(() => new DeviceBlockMask({ ...base, ...dev, kvIndices: host.kvIndices }, reader), /argument 'kvIndices' must be an i32 device Tensor \[1, 2, 6, 11\]/);
+  assert.throws(() => new DeviceBlockMask({ ...base, ...dev, H: 3 }, reader), /argument 'kvNumBlocks' must be shape \[1, 3, 6\]/);
+  assert.throws(() => new DeviceBlockMask({ ...base, ...dev, mask: undefined as unknown as sl.Mask }, reader), /argument 'mask'/);
+  assert.throws(() => sl.createBlockMask(sl.masks.causal(), { qLen: 8, kvLen: 8, device: "gpu" as "cuda" }), /argument 'opts.device' must be "cpu" or "cuda"/);
+  // device: "cpu" is the host path, unchanged
+  assert.ok(sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256, device: "cpu" }) instanceof sl.BlockMask);
+});
+
+test("attention with a device block mask equals attention with the host block mask, bitwise (windows, causal, document, head-dependent)", { skip }, async () => {
+  const seed = fresh();
+  const B = 1, Hq = 4, Hkv = 2, S = 1357, D = 128;
+  const q = toDevice(randomTensor([B, Hq, S, D], "bf16", seed)), k = toDevice(randomTensor([B, Hkv, S, D], "bf16", seed + 1)), v = toDevice(randomTensor([B, Hkv, S, D], "bf16", seed + 2));
+  const docIds = new Int32Array(S).map((_, i) => Math.floor(i / 300) + (i > 1200 ? 1 : 0));
+  const cases: [string, sl.Mask][] = [
+    ["window 200", sl.masks.slidingWindow(200)],
+    ["causal", sl.masks.causal()],
+    ["document (tables)", sl.masks.document(docIds)],
+    ["head-dependent", sl.mask("q >= kv and q - kv < 150 * (h + 1)")],
+  ];
+  const bytes = async (t: Tensor) => Buffer.from(new Uint8Array((await toHost(t)).data.buffer.slice(0)));
+  for (const [name, m] of cases) {
+    const opts = { H: Hq, qLen: S, kvLen: S };
+    const hostBm = sl.createBlockMask(m, opts);
+    const dbm = sl.createBlockMask(m, { ...opts, device: "cuda" });
+    assert.ok(dbm instanceof DeviceBlockMask);
+    for (const f of BM_FIELDS) assert.equal(dbm[f].device, "cuda", `${name}: ${f} stays on the GPU`);
+    // The same arrays behind a reader that fails: attention must use them without a read-back.
+    const strict = new DeviceBlockMask({
+      B: dbm.B, H: dbm.H, qLen: dbm.qLen, kvLen: dbm.kvLen, qBlockSize: dbm.qBlockSize, kvBlockSize: dbm.kvBlockSize,
+      kvNumBlocks: dbm.kvNumBlocks, kvIndices: dbm.kvIndices, fullKvNumBlocks: dbm.fullKvNumBlocks, fullKvIndices: dbm.fullKvIndices, mask: dbm.mask,
+    }, () => { throw new Error("attention read the device block mask back to the host"); });
+    poison(B * Hq * S * D * 2, B * Hq * S * 4);
+    const ref = await sl.attention(q, k, v, { blockMask: hostBm, returnLse: true });
+    poison(B * Hq * S * D * 2, B * Hq * S * 4);
+    const got = await sl.attention(q, k, v, { blockMask: strict, returnLse: true });
+    const [ro, go, rl, gl] = await Promise.all([bytes(ref.output), bytes(got.output), bytes(ref.lse), bytes(got.lse)]);
+    const out = widen(await toHost(got.output));
+    assert.ok(out.every(Number.isFinite), `seed ${seed}: ${name}: output not all written (poison left)`);
+    assert.ok(ro.equals(go), `seed ${seed}: ${name}: output differs from the host block mask's`);
+    assert.ok(rl.equals(gl), `seed ${seed}: ${name}: lse differs from the host block mask's`);
+    // Lazy host fields (synchronous and async) equal the host createBlockMask's.
+    const hv = dbm.host();
+    for (const f of BM_FIELDS) assert.deepEqual(Array.from(hv[f].data), Array.from(hostBm[f].data), `seed ${seed}: ${name}: host view ${f}`);
+    assert.equal(dbm.density(), hostBm.density());
+    const other = sl.createBlockMask(m, { ...opts, device: "cuda" });
+    const av = await other.cpu();
+    for (const f of BM_FIELDS) assert.deepEqual(Array.from(av[f].data), Array.from(hostBm[f].data), `seed ${seed}: ${name}: cpu() view ${f}`);
+    other.dispose();
+    for (const t of [ref.output, ref.lse, got.output, got.lse]) t.dispose();
+    dbm.dispose();
+  }
+  // A mask without IR cannot be classified on the GPU.
+  assert.throws(() => sl.createBlockMask(sl.mask((_b, _h, qq, kv) => qq >= kv), { qLen: 256, kvLen: 256, device: "cuda" }), /has no IR/);
 });
 
 // ---- the GPU createBlockMask's interval classifier, checked on the CPU ----
