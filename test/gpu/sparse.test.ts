@@ -201,6 +201,8 @@ test("DeviceBlockMask: lazy host view read once, async view, dispose, argument c
 });
 
 test("attention with a device block mask equals attention with the host block mask, bitwise (windows, causal, document, head-dependent)", { skip }, async () => {
+  // Registers the CUDA ops for sl.attention (sl.ready() imports the backend by path, which a bundle cannot).
+  (await import("../../lib/backends/cuda/index.js")).load();
   const seed = fresh();
   const B = 1, Hq = 4, Hkv = 2, S = 1357, D = 128;
   const q = toDevice(randomTensor([B, Hq, S, D], "bf16", seed)), k = toDevice(randomTensor([B, Hkv, S, D], "bf16", seed + 1)), v = toDevice(randomTensor([B, Hkv, S, D], "bf16", seed + 2));
