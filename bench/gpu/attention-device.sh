@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=cs
 export SPARSELAB_CACHE_DIR=/tmp/sl-cache
 SPARSELAB_DEBUG=1 timeout 150 node --test "$G/attention.test.mjs" > "$OUT/tests.txt" 2>&1
 grep -E "^# (tests|pass|fail)|^not ok|registers" "$OUT/tests.txt" | sort | uniq -c | head -40
-timeout 150 compute-sanitizer --tool memcheck --target-processes all node --test-name-pattern="wgmma (tma|tma pingpong|tma, no pingpong|tma, static order|tma, CTA per item|cp.async)\]: (dense GQA 4:1|causal, kv block 256|document mask via a table, 128|per-head|many items: causal)" "$G/attention.test.mjs" > "$OUT/memcheck.txt" 2>&1
+timeout 150 compute-sanitizer --tool memcheck --target-processes all node --test-name-pattern="wgmma (tma|tma pingpong|tma, no pingpong|tma, static order|tma, CTA per item|tma, 3-head sections, [26] stages|tma, lazy rescale|cp.async)\]: (dense GQA 4:1|causal, kv block 256|document mask via a table, 128|per-head|many items: causal)" "$G/attention.test.mjs" > "$OUT/memcheck.txt" 2>&1
 echo "memcheck exit $?"; grep -E "ERROR SUMMARY|^# (pass|fail)" "$OUT/memcheck.txt"
 for f in "$SPARSELAB_CACHE_DIR"/cuda/attention_sm90_*.cubin; do
   echo "$(basename "$f"): HGMMA $(cuobjdump -sass "$f" | grep -c HGMMA), LDL/STL $(cuobjdump -sass "$f" | grep -cE 'LDL|STL')"

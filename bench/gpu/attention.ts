@@ -72,17 +72,28 @@ if (peerFile && existsSync(peerFile))
   }
 
 const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "ours/SDPA", "ours/Flex"]];
-// Kernel variants timed beside the default on the S = 16384 shapes (on Hopper the default is the
-// persistent TMA kernel drawing items from a counter, ping-pong at D = 64): ping-pong forced on
-// and off, a fixed item order, one CTA per item, the cp.async kernel, and the mma.sync kernel
-// that sm_80 / sm_89 run.
-const VARIANTS: [string, Record<string, string>][] = [
-  ["tma, pingpong on", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }],
-  ["tma, pingpong off", { SPARSELAB_CUDA_ATTN_PINGPONG: "0" }],
-  ["tma, static item order", { SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }],
-  ["tma, CTA per item", { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }],
-  ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }],
-  ["mma.sync kernel", { SPARSELAB_CUDA_ATTN_KERNEL: "mma" }],
+// Kernel variants timed beside the default (on Hopper the persistent TMA kernel drawing items
+// from a counter in sections of heads whose K / V fit L2, ping-pong at D = 64, 3 K / V stages):
+// the per-head item order, ping-pong flipped, FlashAttention-4's lazy rescale, 6 K / V stages
+// (D = 64 only: D = 128 fits 3); BENCH_ALL=1 adds one CTA per item, a fixed item order, the
+// cp.async kernel and the mma.sync kernel that sm_80 / sm_89 run.
+type Variant = [string, Record<string, string>, (D: number) => boolean];
+const any = () => true, d64 = (D: number) => D === 64;
+const VARIANTS: Variant[] = [
+  ["tma, per-head item order", { SPARSELAB_CUDA_ATTN_HEADGROUP: "1" }, any],
+  ["tma, pingpong on", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }, (D) => D !== 64],
+  ["tma, pingpong off", { SPARSELAB_CUDA_ATTN_PINGPONG: "0" }, d64],
+  ["tma, lazy rescale", { SPARSELAB_CUDA_ATTN_LAZY: "1" }, any],
+  ["tma, 6 stages", { SPARSELAB_CUDA_ATTN_STAGES: "6" }, d64],
+  ["tma, lazy rescale, 6 stages", { SPARSELAB_CUDA_ATTN_LAZY: "1", SPARSELAB_CUDA_ATTN_STAGES: "6" }, d64],
+  ...(process.env.BENCH_ALL === "1"
+    ? ([
+        ["tma, CTA per item", { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }, any],
+        ["tma, static item order", { SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }, any],
+        ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }, any],
+        ["mma.sync kernel", { SPARSELAB_CUDA_ATTN_KERNEL: "mma" }, any],
+      ] as Variant[])
+    : []),
 ];
 function timeWith(env: Record<string, string>, fn: () => void): number {
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
@@ -108,7 +119,7 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
   const cm = bandMask(S, 128, undefined);
   for (const [kind, bm, flops] of [["dense", undefined, 4 * H * S * S * D], ["causal", cm, 2 * H * S * S * D]] as const) {
     row(`S=${S} D=${D} ${kind}`, S, D, kind, timeWith({}, run(bm)), flops);
-    if (S === 16384) for (const [name, env] of VARIANTS) row(`S=${S} D=${D} ${kind}, ${name}`, S, D, kind, timeWith(env, run(bm)), flops);
+    for (const [name, env, when] of VARIANTS) if (when(D)) row(`S=${S} D=${D} ${kind}, ${name}`, S, D, kind, timeWith(env, run(bm)), flops);
   }
   q.dispose(); k.dispose(); v.dispose();
 }
@@ -122,7 +133,7 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const tMask = performance.now() - t0;
     const run = () => cudaAttentionSync({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).output.dispose();
     row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, timeWith({}, run), undefined);
-    for (const [name, env] of VARIANTS) row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, timeWith(env, run), undefined);
+    for (const [name, env, when] of VARIANTS) if (when(D)) row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, timeWith(env, run), undefined);
     const pcm = peer.get(`flex:${S}:${D}:create_block_mask_window${w}`);
     rows.push([`  sl.createBlockMask window ${w}, H=16 (host)`, tMask.toFixed(3), "-", "-", pcm?.toFixed(3) ?? "-", "-", pcm ? (pcm / tMask).toFixed(0) : "-"]);
   }

@@ -89,19 +89,25 @@ const rt = cudaRuntime();
 // strides over the items in a fixed order, "per-item" launches one CTA per item; "cp.async" and
 // "sequential" are the cp.async kernel (attention_hopper.cu) with and without its overlapped
 // schedule, "mma" the mma.sync kernel every other GPU runs.
-type Kernel = "auto" | "pingpong" | "static" | "per-item" | "cp.async" | "sequential" | "mma";
+// "heads 1" is the per-head item order; "heads 3, stages" sections of three heads (a ragged last
+// section on most cases) with 6 K / V stages at D = 64 (the most it fits) and 2 at D = 128.
+// "lazy" keeps a row's max until it grows by 2^8 (FlashAttention-4's rescale).
+type Kernel = "auto" | "pingpong" | "static" | "per-item" | "heads 1" | "heads 3, stages" | "lazy" | "cp.async" | "sequential" | "mma";
 const runs: { c: Case; kernel: Kernel }[] = [];
 for (const c of cases) {
   const bmShape = c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined;
   const hopper = rt !== undefined && useHopper(rt.info.major, c.D, bmShape as never);
   runs.push({ c, kernel: "auto" });
-  if (hopper) for (const kernel of ["pingpong", "static", "per-item", "cp.async", "sequential", "mma"] as const) runs.push({ c, kernel });
+  if (hopper) for (const kernel of ["pingpong", "static", "per-item", "heads 1", "heads 3, stages", "lazy", "cp.async", "sequential", "mma"] as const) runs.push({ c, kernel });
 }
 const ENV: Record<Kernel, (D: number) => Record<string, string>> = {
   auto: () => ({}),
   pingpong: (D) => ({ SPARSELAB_CUDA_ATTN_PINGPONG: D === 64 ? "0" : "1" }),
   static: () => ({ SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }),
   "per-item": () => ({ SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }),
+  "heads 1": () => ({ SPARSELAB_CUDA_ATTN_HEADGROUP: "1" }),
+  "heads 3, stages": (D) => ({ SPARSELAB_CUDA_ATTN_HEADGROUP: "3", SPARSELAB_CUDA_ATTN_STAGES: D === 64 ? "6" : "2" }),
+  lazy: () => ({ SPARSELAB_CUDA_ATTN_LAZY: "1" }),
   "cp.async": () => ({ SPARSELAB_CUDA_ATTN_TMA: "0" }),
   sequential: () => ({ SPARSELAB_CUDA_ATTN_TMA: "0", SPARSELAB_CUDA_ATTN_OVERLAP: "0" }),
   mma: () => ({ SPARSELAB_CUDA_ATTN_KERNEL: "mma" }),
@@ -137,7 +143,7 @@ function inputsOf(c: Case) {
 
 for (const { c, kernel } of runs) {
   const hopper = rt && useHopper(rt.info.major, c.D, (c.pred ? { qBlockSize: c.qbs!, kvBlockSize: c.kvbs! } : undefined) as never);
-  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: c.D === 64 ? "wgmma tma, no pingpong" : "wgmma tma pingpong", static: "wgmma tma, static order", "per-item": "wgmma tma, CTA per item", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
+  const kname = { auto: hopper ? (rt!.info.tensorMaps ? "wgmma tma" : "wgmma cp.async") : "mma.sync", pingpong: c.D === 64 ? "wgmma tma, no pingpong" : "wgmma tma pingpong", static: "wgmma tma, static order", "per-item": "wgmma tma, CTA per item", "heads 1": "wgmma tma, per-head order", "heads 3, stages": `wgmma tma, 3-head sections, ${c.D === 64 ? 6 : 2} stages`, lazy: "wgmma tma, lazy rescale", "cp.async": "wgmma cp.async", sequential: "wgmma cp.async, no overlap", mma: "mma.sync (forced)" }[kernel];
   test(`cuda attention [${kname}]: ${c.name}`, { skip }, async () => {
     const env = Object.entries(ENV[kernel](c.D));
     for (const [name, value] of env) process.env[name] = value;

@@ -77,10 +77,42 @@ export function useHopper(major: number, D: number, bm: Pick<BlockMaskFields, "q
 
 /**
  * Dynamic shared memory of attention_hopper*.cu: Q, then (K, V) stages (three with the
- * overlapped schedule, two without), and 1 KB to align the swizzle atoms. 225 KB at D = 128.
+ * overlapped schedule unless `stages` says otherwise, two without), and 1 KB to align the
+ * swizzle atoms. 225 KB at D = 128.
  */
-export function hopperSmem(D: number, overlap: boolean): number {
-  return 1024 + HOPPER_BLOCK * D * 2 + (overlap ? 3 : 2) * 2 * HOPPER_BLOCK * D * 2;
+export function hopperSmem(D: number, overlap: boolean, stages = overlap ? 3 : 2): number {
+  return 1024 + HOPPER_BLOCK * D * 2 + stages * 2 * HOPPER_BLOCK * D * 2;
+}
+
+/** The most K / V stages the TMA kernel fits in an H100 block's 227 KB at head dim D. */
+export function maxHopperStages(D: number): number {
+  let n = 3;
+  while (hopperSmem(D, true, n + 1) + 1024 <= 232448) n++;
+  return n;
+}
+
+/**
+ * K / V stages of the TMA kernel: 3 unless SPARSELAB_CUDA_ATTN_STAGES asks for more (D = 64 has
+ * room for 6; a comparison knob), capped by shared memory.
+ */
+export function tmaStages(D: number): number {
+  const want = Number(process.env.SPARSELAB_CUDA_ATTN_STAGES ?? 3);
+  return Math.max(2, Math.min(maxHopperStages(D), Number.isInteger(want) ? want : 3));
+}
+
+/**
+ * Heads per section of the TMA kernel's item order (attention_hopper_tma.cu, `schedule`): as
+ * many (a power of two) as have their K and V in 32 MB of L2 together, FlashAttention-3's
+ * choice, so the longest q tiles of several heads run first while those heads' K / V stay in L2.
+ * SPARSELAB_CUDA_ATTN_HEADGROUP=n overrides (1: the per-head order).
+ */
+export function headGroup(Skv: number, D: number, heads: number): number {
+  const env = Number(process.env.SPARSELAB_CUDA_ATTN_HEADGROUP);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, heads);
+  const perHead = Skv * D * 2 * 2;
+  let g = 1;
+  while (g * 2 * perHead <= 32 * 1024 * 1024 && g * 2 <= heads) g *= 2;
+  return g;
 }
 
 /**
@@ -109,7 +141,7 @@ const MAX_PLANS = 64;
 
 function envKey(): string {
   const e = process.env;
-  return `${e.SPARSELAB_CUDA_ATTN_KERNEL ?? ""}|${e.SPARSELAB_CUDA_ATTN_TMA ?? ""}|${e.SPARSELAB_CUDA_ATTN_OVERLAP ?? ""}|${e.SPARSELAB_CUDA_ATTN_PINGPONG ?? ""}|${e.SPARSELAB_CUDA_ATTN_WARPS ?? ""}|${e.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? ""}`;
+  return `${e.SPARSELAB_CUDA_ATTN_KERNEL ?? ""}|${e.SPARSELAB_CUDA_ATTN_TMA ?? ""}|${e.SPARSELAB_CUDA_ATTN_OVERLAP ?? ""}|${e.SPARSELAB_CUDA_ATTN_PINGPONG ?? ""}|${e.SPARSELAB_CUDA_ATTN_WARPS ?? ""}|${e.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? ""}|${e.SPARSELAB_CUDA_ATTN_STAGES ?? ""}|${e.SPARSELAB_CUDA_ATTN_LAZY ?? ""}`;
 }
 
 /** TMA descriptors by (address, view): encoding one costs a driver call, and calls repeat. */
@@ -132,7 +164,7 @@ function headView(rt: CudaRuntime, t: Tensor, rows: number, heads: number, D: nu
 }
 
 function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields | undefined, maskProgram: MaskProgram | undefined, scoreMod: ScoreMod | undefined): Plan {
-  const gen = toCuda([maskProgram, scoreMod?.program]);
+  const gen = toCuda([maskProgram, scoreMod?.program], { intOps: true });
   const exprs = { maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs };
   let fn: CompiledFunction, kind: Plan["kind"], blockM: number, threads: number, kvBlockSize: number;
   let defines: string[], file: string, name: string, entry: string, smem: number;
@@ -149,11 +181,14 @@ function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields
       // Ping-pong measured faster at D = 64 (H100: 2.61 vs 3.04 ms dense S=16384) and slower at
       // D = 128 (3.67 vs 3.33 ms); SPARSELAB_CUDA_ATTN_PINGPONG=0/1 overrides.
       `#define PINGPONG ${(process.env.SPARSELAB_CUDA_ATTN_PINGPONG ?? (D === 64 ? "1" : "0")) === "1" ? 1 : 0}`,
+      ...(tma ? [`#define STAGES ${tmaStages(D)}`] : []),
+      // FlashAttention-4's lazy rescale (attention_hopper_common.cuh); SPARSELAB_CUDA_ATTN_LAZY=1.
+      `#define LAZY_RESCALE ${process.env.SPARSELAB_CUDA_ATTN_LAZY === "1" ? 1 : 0}`,
     ];
     file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
     name = `attention_sm90${tma ? "_tma" : ""}_d${D}_${dtype}`;
     entry = tma ? "attention_fwd_sm90_tma" : "attention_fwd_sm90";
-    smem = hopperSmem(D, overlap);
+    smem = tma ? hopperSmem(D, true, tmaStages(D)) : hopperSmem(D, overlap);
     blockM = HOPPER_BLOCK;
     threads = tma ? 384 : 256;
     kvBlockSize = bm ? bm.kvBlockSize : HOPPER_BLOCK;
@@ -198,6 +233,25 @@ function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields
   );
   tablePtrs = tablePtrs.concat(owned.map(devicePtr));
   return { fn, kind, blockM, threads, kvBlockSize, mask, tablePtrs, owned };
+}
+
+/**
+ * The TMA kernel's item counter for a stream: one int on the device, zeroed once, that every
+ * launch on the stream advances by exactly its item count (each CTA claims until a claim fails:
+ * one claim per item it ran), so a launch is told the value it starts from instead of zeroing
+ * the counter first (a memset launch fewer per call; launches on one stream run in order).
+ */
+const itemCounters = new Map<number, { ptr: number; base: number; t: Tensor }>();
+function itemCounter(rt: CudaRuntime): { ptr: number; base: number } {
+  const stream = rt.currentStream();
+  let c = itemCounters.get(stream);
+  if (!c) {
+    const t = emptyCuda([1], "i32", rt);
+    rt.memset(devicePtr(t), 0, 4, stream);
+    c = { ptr: devicePtr(t), base: 0, t };
+    itemCounters.set(stream, c);
+  }
+  return c;
 }
 
 /**
@@ -279,24 +333,24 @@ export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
   // persistent CTAs striding over the items in a fixed order (comparisons).
   const items = qTiles * Hq * B;
   const persistent = plan.kind === "tma" && process.env.SPARSELAB_CUDA_ATTN_PERSISTENT !== "0";
-  const counter = persistent && process.env.SPARSELAB_CUDA_ATTN_DYNAMIC !== "0" ? emptyCuda([1], "i32", rt) : undefined;
-  if (counter) rt.b.memsetAsync(devicePtr(counter), 0, 4, rt.currentStream());
+  const counter = persistent && process.env.SPARSELAB_CUDA_ATTN_DYNAMIC !== "0" ? itemCounter(rt) : undefined;
+  const itemBase = counter ? counter.base : 0;
   const grid: [number, number, number] =
     plan.kind === "tma" ? [persistent ? Math.min(items, rt.info.multiprocessors) : items, 1, 1] : [qTiles, Hq, B];
   rt.launch(
     plan.fn,
     grid,
     [plan.threads, 1, 1],
-    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + (plan.kind === "tma" ? "ip" : "") + "f" + "p".repeat(plan.tablePtrs.length),
+    inputs.spec + "pp" + "pppp" + "iiiiiiiiii" + (plan.kind === "tma" ? "ipii" : "") + "f" + "p".repeat(plan.tablePtrs.length),
     [
       ...inputs.args, devicePtr(o), lse ? devicePtr(lse) : 0,
       m?.kvNum ?? 0, m?.kvIdx ?? 0, m?.fullNum ?? 0, m?.fullIdx ?? 0,
       Hq, Hkv, Sq, Skv, m?.bmB ?? 1, m?.bmH ?? 1, m?.qBlocks ?? qTiles, m?.kvBlocks ?? 0, m?.qBlockSize ?? plan.blockM, plan.kvBlockSize,
-      ...(plan.kind === "tma" ? [items, counter ? devicePtr(counter) : 0] : []),
+      ...(plan.kind === "tma" ? [items, counter ? counter.ptr : 0, headGroup(Skv, D, B * Hq), itemBase | 0] : []),
       scale,
       ...plan.tablePtrs,
     ],
   );
-  counter?.dispose(); // stream-ordered: the block is reused only by later work on this stream
+  if (counter) counter.base = (counter.base + items) >>> 0; // only once the launch is queued
   return lse ? { output: o, lse: lse as Tensor<"f32"> } : { output: o };
 }

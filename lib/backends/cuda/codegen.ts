@@ -61,7 +61,45 @@ function fmtNum(v: number): string {
   return `${s}f`;
 }
 
-function emit(e: MaskExpr, tableBase: number, tables: MaskProgram["tables"]): string {
+const INT_VARS = new Set(["b", "h", "q", "kv"]);
+const COMPARE: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=" };
+
+/**
+ * An integer-valued subexpression (positions, integer constants within 2^24, their sums,
+ * differences and negations) as C int arithmetic, else undefined. Where the float form is exact
+ * (positions up to 2^24) both give the same value; the int form costs no int-to-float conversions,
+ * which run at a quarter of the FMA rate and sat on every element of a masked attention tile.
+ */
+function emitInt(e: MaskExpr): string | undefined {
+  switch (e.t) {
+    case "num":
+      return Number.isInteger(e.v) && Math.abs(e.v) <= 2 ** 24 ? `(${e.v})` : undefined;
+    case "var":
+      return INT_VARS.has(e.name) ? `(${e.name})` : undefined;
+    case "un": {
+      const a = e.op === "neg" ? emitInt(e.a) : undefined;
+      return a && `(-${a})`;
+    }
+    case "bin": {
+      if (e.op !== "add" && e.op !== "sub") return undefined;
+      const a = emitInt(e.a), b = a && emitInt(e.b);
+      return b && `(${a} ${e.op === "add" ? "+" : "-"} ${b})`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function emit(e: MaskExpr, tableBase: number, tables: MaskProgram["tables"], intOps = false): string {
+  if (intOps && e.t === "bin" && COMPARE[e.op]) {
+    const a = emitInt(e.a), b = a && emitInt(e.b);
+    if (b) return `((${a} ${COMPARE[e.op]} ${b}) ? 1.f : 0.f)`;
+  }
+  if (intOps && e.t === "idx" && tables[e.table]) {
+    const i = emitInt(e.index);
+    if (i) return `((float)t${tableBase + e.table}[min(max(${i}, 0), ${tables[e.table].length - 1})])`;
+  }
+  const emit_ = (x: MaskExpr) => emit(x, tableBase, tables, intOps);
   switch (e.t) {
     case "num":
       return fmtNum(e.v);
@@ -73,25 +111,31 @@ function emit(e: MaskExpr, tableBase: number, tables: MaskProgram["tables"]): st
       const len = t.length;
       // Clamp the index: the JS side validates tables at build time; the clamp keeps a bad
       // index from reading outside the allocation (a sticky GPU fault) in any case.
-      return `((float)t${tableBase + e.table}[min(max((int)(${emit(e.index, tableBase, tables)}), 0), ${len - 1})])`;
+      return `((float)t${tableBase + e.table}[min(max((int)(${emit_(e.index)}), 0), ${len - 1})])`;
     }
     case "un": {
       const f = UNARY[e.op];
       if (!f) throw new SparselabError("cuda codegen", `unsupported unary op '${e.op}'`);
-      return f(emit(e.a, tableBase, tables));
+      return f(emit_(e.a));
     }
     case "bin": {
       const f = BINARY[e.op];
       if (!f) throw new SparselabError("cuda codegen", `unsupported binary op '${e.op}'`);
-      return f(emit(e.a, tableBase, tables), emit(e.b, tableBase, tables));
+      return f(emit_(e.a), emit_(e.b));
     }
     case "sel":
-      return `((${emit(e.c, tableBase, tables)}) != 0.f ? (${emit(e.a, tableBase, tables)}) : (${emit(e.b, tableBase, tables)}))`;
+      return `((${emit_(e.c)}) != 0.f ? (${emit_(e.a)}) : (${emit_(e.b)}))`;
   }
 }
 
-/** Compiles one or more programs; tables of later programs are numbered after earlier ones. */
-export function toCuda(programs: (MaskProgram | undefined)[]): { exprs: (string | undefined)[]; tableParams: string; tableArgs: string; tables: MaskProgram["tables"] } {
+/**
+ * Compiles one or more programs; tables of later programs are numbered after earlier ones.
+ * `intOps` prints comparisons and table indices whose operands are integer-valued (positions,
+ * integer constants, sums and differences) in int arithmetic: the same results for positions up
+ * to 2^24 (exact ones beyond), without int-to-float conversions. The attention kernels use it;
+ * createBlockMask's element scan keeps the float form its interval bounds were proved against.
+ */
+export function toCuda(programs: (MaskProgram | undefined)[], opts: { intOps?: boolean } = {}): { exprs: (string | undefined)[]; tableParams: string; tableArgs: string; tables: MaskProgram["tables"] } {
   const exprs: (string | undefined)[] = [];
   const tables: MaskProgram["tables"] = [];
   for (const p of programs) {
@@ -99,7 +143,7 @@ export function toCuda(programs: (MaskProgram | undefined)[]): { exprs: (string 
       exprs.push(undefined);
       continue;
     }
-    exprs.push(emit(p.expr, tables.length, p.tables));
+    exprs.push(emit(p.expr, tables.length, p.tables, opts.intOps ?? false));
     tables.push(...p.tables);
   }
   const tableParams = tables

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as sl from "../../../lib/index.js";
-import { attentionDefines, hopperSmem, useHopper } from "../../../lib/backends/cuda/attention.js";
+import { attentionDefines, headGroup, hopperSmem, maxHopperStages, useHopper } from "../../../lib/backends/cuda/attention.js";
 import { CODEGEN_PRELUDE, toCuda } from "../../../lib/backends/cuda/codegen.js";
 import { readKernelSource } from "../../../lib/backends/cuda/runtime.js";
 import type { Mask } from "../../../lib/attention/types.js";
@@ -29,6 +29,27 @@ test("compute capability 9.x takes the Hopper kernels for D 64 / 128 and 128-mul
   assert.equal(useHopper(8, 128, undefined), false);
 });
 
+test("the TMA kernel's stages fit shared memory: 3 at D = 128, up to 6 at D = 64", () => {
+  assert.equal(maxHopperStages(128), 3);
+  assert.equal(maxHopperStages(64), 6);
+  for (const D of [64, 128]) assert.ok(hopperSmem(D, true, maxHopperStages(D)) + 1024 <= 232448);
+});
+
+test("the TMA kernel's item order groups heads whose K and V fit 32 MB of L2", () => {
+  assert.equal(headGroup(16384, 128, 16), 4); // 8 MB of K and V a head
+  assert.equal(headGroup(16384, 64, 16), 8);
+  assert.equal(headGroup(4096, 128, 16), 16);
+  assert.equal(headGroup(4096, 128, 6), 4); // a power of two no larger than the heads
+  assert.equal(headGroup(1 << 20, 128, 16), 1); // one head's K and V exceed L2
+});
+
+test("attention's mask code compares positions in int arithmetic (no int-to-float conversions)", () => {
+  const gen = toCuda([sl.masks.slidingWindow(256).program], { intOps: true });
+  assert.doesNotMatch(gen.exprs[0]!, /\(float\)/, gen.exprs[0]);
+  const doc = toCuda([sl.masks.document(new Int32Array([0, 0, 1])).program], { intOps: true });
+  assert.match(doc.exprs[0]!, /t0\[min\(max\(\(q\), 0\), 2\)\]/, doc.exprs[0]);
+});
+
 test("the Hopper kernels' shared memory fits an H100 block (227 KB, 1 KB static barriers aside)", () => {
   for (const D of [64, 128])
     for (const overlap of [false, true]) assert.ok(hopperSmem(D, overlap) + 1024 <= 232448, `D ${D} overlap ${overlap}: ${hopperSmem(D, overlap)} bytes`);
@@ -41,10 +62,11 @@ for (const file of ["attention_hopper_tma.cu", "attention_hopper.cu"])
   for (const D of [64, 128])
     builds.push({ name: `${file} D${D} bf16`, file, D, dtype: "bf16", defines: [`#define PINGPONG ${D === 64 ? 1 : 0}`] });
 builds.push({ name: "attention_hopper_tma.cu D128 f16 sliding window", file: "attention_hopper_tma.cu", D: 128, dtype: "f16", mask: sl.masks.slidingWindow(256) });
+builds.push({ name: "attention_hopper_tma.cu D64 bf16 causal, 6 stages", file: "attention_hopper_tma.cu", D: 64, dtype: "bf16", mask: sl.masks.causal(), defines: ["#define PINGPONG 1", "#define STAGES 6"] });
 
 for (const b of builds) {
   test(`nvcc -Xptxas -v: ${b.name} has no spills, no serialised wgmma, setmaxnreg honoured`, { skip, timeout: 120_000 }, () => {
-    const gen = toCuda([b.mask?.program]);
+    const gen = toCuda([b.mask?.program], { intOps: true });
     const defs = [...attentionDefines({ D: b.D, warps: 8, dtype: b.dtype, maskExpr: gen.exprs[0], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), ...(b.defines ?? [])];
     const src = `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${readKernelSource(join(root, "lib", "backends", "cuda", "kernels"), b.file)}`;
     const dir = mkdtempSync(join(tmpdir(), "sl-hopper-"));

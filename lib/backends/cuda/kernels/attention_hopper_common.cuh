@@ -12,6 +12,10 @@
 #define KV_BYTES (BLOCK_N * HEAD_DIM * 2)
 #define DBLK (HEAD_DIM / 64)  // 64-wide column blocks, one 128-byte swizzle atom wide each
 
+#ifndef LAZY_RESCALE
+#define LAZY_RESCALE 0
+#endif
+
 #define NEG_INF __int_as_float(0xff800000)
 #define LOG2E 1.4426950408889634f
 
@@ -109,10 +113,24 @@ __device__ __forceinline__ void softmax_tile(float* s, RowState& r, float& corrA
   mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffff, mxA, 2));
   mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 1));
   mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffff, mxB, 2));
+#if LAZY_RESCALE
+  // FlashAttention-4's lazy rescale: a row keeps its old max (and O, l their scale) unless the
+  // new max exceeds it by more than 2^8 in probability, so exp2 stays <= 256 (fine in f32 and
+  // in the bf16 / f16 P) and O is rescaled only on the rare tiles where some row moved; l and O
+  // share the kept max, so the result is the same up to rounding. A row whose max is -inf so far
+  // always takes the new one.
+  if (!(r.mA == NEG_INF || (mxA - r.mA) * sc2 > 8.f)) mxA = r.mA;
+  if (!(r.mB == NEG_INF || (mxB - r.mB) * sc2 > 8.f)) mxB = r.mB;
+#endif
   // A row with nothing kept so far keeps max -inf; subtract 0 then so exp2 gives 0, not NaN.
   const float offA = mxA == NEG_INF ? 0.f : mxA * sc2, offB = mxB == NEG_INF ? 0.f : mxB * sc2;
+#if LAZY_RESCALE
+  corrA = mxA == r.mA ? 1.f : exp2f(r.mA * sc2 - offA);  // exactly 1 when kept, so the skip sees it
+  corrB = mxB == r.mB ? 1.f : exp2f(r.mB * sc2 - offB);
+#else
   corrA = exp2f(r.mA * sc2 - offA);
   corrB = exp2f(r.mB * sc2 - offB);
+#endif
   r.mA = mxA;
   r.mB = mxB;
   float sumA = 0.f, sumB = 0.f;
@@ -130,6 +148,10 @@ __device__ __forceinline__ void softmax_tile(float* s, RowState& r, float& corrA
 }
 
 __device__ __forceinline__ void rescale_o(float* o, float corrA, float corrB) {
+#if LAZY_RESCALE
+  // Warp-uniform skip: with the lazy max almost every tile leaves every row's scale alone.
+  if (!__any_sync(0xffffffff, corrA != 1.f || corrB != 1.f)) return;
+#endif
 #pragma unroll
   for (int i = 0; i < HEAD_DIM / 8; i++) {
     o[4 * i] *= corrA;

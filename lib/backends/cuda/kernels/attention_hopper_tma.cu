@@ -24,7 +24,10 @@
 #include "attention_hopper_common.cuh"
 
 #define WS_THREADS 384  // warpgroup 0 produces, 1 and 2 consume
+// K / V stages in flight (attention.ts sizes shared memory to match: 3 fill it at D = 128).
+#ifndef STAGES
 #define STAGES 3
+#endif
 
 // The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
 struct __align__(64) TmaMap {
@@ -77,18 +80,24 @@ __device__ __forceinline__ void turn_pass(int wg) {
 #endif
 }
 
-// One work item is one (q tile, head, batch): item = (b * Hq + h) * nQTiles + (nQTiles - 1 - qTile),
-// so CTAs that run at the same time share K / V rows in L2, and within a head the q tiles with
-// the most kv tiles (causal: the last) come first. The grid is either one CTA per item or
-// persistent (one CTA per SM): then a CTA's first item is its block index and each next one is
-// taken from a global counter (itemCounter, zeroed before the launch; null = stride by the grid
-// size), so CTAs that drew short items take more of them; the producer loads the next item's Q
-// and first K / V tiles while the consumers finish the current one and write its output, and
-// the stages and their barrier phases run on across items (g counts tiles over the CTA's life).
-// The producer hands each item to the consumers in itemSlot, published by the arrival on fullQ;
-// -1 there ends the consumers' loop.
+// One work item is one (q tile, head, batch). The (b, h) pairs are cut into sections of headGroup
+// heads; a section's items run q tile by q tile from the last (causal: the most kv tiles) to the
+// first, all of the section's heads per q tile:
+//   item = section * headGroup * nQTiles + (nQTiles - 1 - qTile) * heads + (bh - section * headGroup)
+// So CTAs that run at the same time share the K / V of a few heads in L2 (attention.ts sizes a
+// section to fit), and the longest items of a whole section go first: with one head per section
+// (headGroup 1, the per-head order) the last head's long q tiles start after the other heads'
+// short ones, and the end of a causal call waits on them.
+// The grid is either one CTA per item or persistent (one CTA per SM): then a CTA's first item is
+// its block index and each next one is taken from a global counter (itemCounter, read relative
+// to itemBase; null = stride by the grid size), so CTAs that drew short items take more of them;
+// the producer claims the next item and loads its first K / V tile as soon as the current one's
+// copies are issued, and its Q once the consumers' last S = Q Kᵀ completed, while they finish
+// the current item and write its output; the stages and their barrier phases run on across items
+// (g counts tiles over the CTA's life). The producer hands each item to the consumers in
+// itemSlot, published by the arrival on fullQ; -1 there ends the consumers' loop.
 struct Schedule {
-  int q0, h, b, hk, nTiles, nPartial, sub, kvBlockSize;
+  int q0, h, b, hk, bhk, nTiles, nPartial, sub, kvBlockSize;  // bhk: the K / V map's head index
   const int* pList;
   const int* fList;
   bool dense;
@@ -109,14 +118,17 @@ struct Schedule {
 
 // The tile schedule of an item, as in attention.cu: partial tiles, then full ones, each mask kv
 // block walked in BLOCK_N steps; a dense call walks every BLOCK_N tile as full.
-__device__ __forceinline__ Schedule schedule(int item, int nQTiles, int Hq, int Hkv, int Skv, const int* kvNum, const int* kvIdx,
+__device__ __forceinline__ Schedule schedule(int item, int nItems, int headGroup, int nQTiles, int Hq, int Hkv, int Skv, const int* kvNum, const int* kvIdx,
                                              const int* fullNum, const int* fullIdx, int bmB, int bmH, int qBlocks, int kvBlocks,
                                              int qBlockSize, int kvBlockSize) {
   Schedule sc;
-  const int qTile = nQTiles - 1 - item % nQTiles, bh = item / nQTiles;
+  const int nBH = nItems / nQTiles, section = item / (headGroup * nQTiles), r = item - section * headGroup * nQTiles;
+  const int heads = min(headGroup, nBH - section * headGroup);
+  const int qTile = nQTiles - 1 - r / heads, bh = section * headGroup + r % heads;
   sc.h = bh % Hq;
   sc.b = bh / Hq;
   sc.hk = sc.h / (Hq / Hkv);
+  sc.bhk = sc.b * Hkv + sc.hk;
   sc.q0 = qTile * BLOCK_M;
   sc.sub = kvBlockSize / BLOCK_N;
   sc.kvBlockSize = kvBlockSize;
@@ -137,26 +149,45 @@ __device__ __forceinline__ Schedule schedule(int item, int nQTiles, int Hq, int 
   return sc;
 }
 
+// Shared-memory layout of the TMA kernel from the 1024-aligned base: Q, then STAGES (K, V) pairs;
+// barriers from barQ: fullQ, fullK[STAGES], fullV[STAGES], empty[STAGES], emptyQ.
+#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
+#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
+#define BAR_K(s) (barQ + 8 * (1 + (s)))
+#define BAR_V(s) (barQ + 8 * (1 + STAGES + (s)))
+#define BAR_EMPTY(s) (barQ + 8 * (1 + 2 * STAGES + (s)))
+#define BAR_QEMPTY (barQ + 8 * (1 + 3 * STAGES))
+
+// The producer's copy of tile j of an item (the CTA's g-th tile) into stage g % STAGES. The
+// tile's start (a global index load for block-sparse items) is read before waiting for the
+// stage, so its latency hides under the wait.
+__device__ __forceinline__ void load_kv(const Schedule& sc, int j, int g, const TmaMap* mapK, const TmaMap* mapV, u32 base, u32 barQ) {
+  const int s = g % STAGES;
+  bool m;
+  const int kv = sc.tileStart(j, m);
+  // Stage s last held tile g - STAGES: wait until every consumer thread released it.
+  if (g >= STAGES) mbar_wait(BAR_EMPTY(s), ((g / STAGES) - 1) & 1);
+  mbar_expect_tx(BAR_K(s), KV_BYTES);
+#pragma unroll
+  for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SK(s) + cb * BLOCK_N * 128, mapK, BAR_K(s), cb * 64, kv, sc.bhk);
+  mbar_expect_tx(BAR_V(s), KV_BYTES);
+#pragma unroll
+  for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SV(s) + cb * BLOCK_N * 128, mapV, BAR_V(s), cb * 64, kv, sc.bhk);
+}
+
 extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     attention_fwd_sm90_tma(const __grid_constant__ TmaMap mapQ, const __grid_constant__ TmaMap mapK,
                            const __grid_constant__ TmaMap mapV, elem_t* __restrict__ O, float* __restrict__ LSE,
                            const int* __restrict__ kvNum, const int* __restrict__ kvIdx,      // partial tiles (may be null)
                            const int* __restrict__ fullNum, const int* __restrict__ fullIdx,  // full tiles (null = dense)
                            int Hq, int Hkv, int Sq, int Skv, int bmB, int bmH, int qBlocks, int kvBlocks, int qBlockSize,
-                           int kvBlockSize, int nItems, int* __restrict__ itemCounter, float scale TABLE_PARAMS) {
+                           int kvBlockSize, int nItems, int* __restrict__ itemCounter, int headGroup, int itemBase, float scale TABLE_PARAMS) {
   extern __shared__ __align__(1024) unsigned char smem_raw[];
-  // Barriers: fullQ, fullK[3], fullV[3], empty[3], emptyQ.
   __shared__ __align__(8) unsigned long long bars[2 + 3 * STAGES];
   __shared__ volatile int itemSlot;
   const u32 base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const u32 sQ = base;
-#define SK(s) (base + Q_BYTES + (s) * 2 * KV_BYTES)
-#define SV(s) (base + Q_BYTES + (s) * 2 * KV_BYTES + KV_BYTES)
   const u32 barQ = smem_addr(&bars[0]);
-#define BAR_K(s) (barQ + 8 * (1 + (s)))
-#define BAR_V(s) (barQ + 8 * (1 + STAGES + (s)))
-#define BAR_EMPTY(s) (barQ + 8 * (1 + 2 * STAGES + (s)))
-#define BAR_QEMPTY (barQ + 8 * (1 + 3 * STAGES))
   const int nQTiles = (Sq + BLOCK_M - 1) / BLOCK_M;
 
   if (threadIdx.x == 0) {
@@ -176,35 +207,32 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
     // Producer: one thread issues every copy; the warpgroup gives its registers away.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
     if (threadIdx.x == 0) {
-      int g = 0, item = blockIdx.x;
+      // pre: tiles of `item` already issued (its first one goes out before the last item's Q is
+      // released). The next item is claimed and its schedule read (global loads) as soon as
+      // this one's copies are all issued, so neither waits behind the Q release.
+      int g = 0, item = blockIdx.x, pre = 0;
+      Schedule sc;
+      if (item < nItems) sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
       for (int n = 0;; n++) {
-        if (n > 0) {
-          // Q of the last item is free once both consumer warpgroups issued their last S = Q Kᵀ.
-          mbar_wait(BAR_QEMPTY, (n - 1) & 1);
-          item = itemCounter ? (int)gridDim.x + atomicAdd(itemCounter, 1) : item + (int)gridDim.x;
-        }
+        // Q of the last item is free once both consumer warpgroups' last S = Q Kᵀ completed.
+        if (n > 0) mbar_wait(BAR_QEMPTY, (n - 1) & 1);
         if (item >= nItems) {
           itemSlot = -1;
           mbar_arrive(barQ);  // no copy: the phase completes on this arrival
           break;
         }
         itemSlot = item;
-        const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
         mbar_expect_tx(barQ, Q_BYTES);
 #pragma unroll
         for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, sc.q0, sc.b * Hq + sc.h);
-        for (int j = 0; j < sc.nTiles; j++, g++) {
-          const int s = g % STAGES;
-          // Stage s last held tile g - 3: wait until every consumer thread released it.
-          if (g >= STAGES) mbar_wait(BAR_EMPTY(s), ((g / STAGES) - 1) & 1);
-          bool m;
-          const int kv = sc.tileStart(j, m);
-          mbar_expect_tx(BAR_K(s), KV_BYTES);
-#pragma unroll
-          for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SK(s) + cb * BLOCK_N * 128, &mapK, BAR_K(s), cb * 64, kv, sc.b * Hkv + sc.hk);
-          mbar_expect_tx(BAR_V(s), KV_BYTES);
-#pragma unroll
-          for (int cb = 0; cb < DBLK; cb++) tma_load_3d(SV(s) + cb * BLOCK_N * 128, &mapV, BAR_V(s), cb * 64, kv, sc.b * Hkv + sc.hk);
+        for (int j = pre; j < sc.nTiles; j++, g++) load_kv(sc, j, g, &mapK, &mapV, base, barQ);
+        // The counter runs on across launches on this stream: this launch's claims start at
+        // itemBase (mod 2^32), and it makes exactly nItems of them (attention.ts keeps the tally).
+        item = itemCounter ? (int)gridDim.x + (int)((unsigned)atomicAdd(itemCounter, 1) - (unsigned)itemBase) : item + (int)gridDim.x;
+        pre = 0;
+        if (item < nItems) {
+          sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+          if (sc.nTiles > 0) load_kv(sc, 0, g++, &mapK, &mapV, base, barQ), pre = 1;
         }
       }
     }
@@ -224,7 +252,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       mbar_wait(barQ, n & 1);
       const int item = itemSlot;
       if (item < 0) break;
-      const Schedule sc = schedule(item, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+      const Schedule sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
       const int b = sc.b, h = sc.h, nTiles = sc.nTiles;
       const int qa = sc.q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
       float o[HEAD_DIM / 2];
@@ -246,6 +274,9 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         turn_pass(wg);
         wgmma_wait<0>();
         fence_regs<BLOCK_N / 2>(s);
+        // Q is released as soon as the item's last S = Q Kᵀ completed (here, or in the loop at
+        // its last tile), so the next item's Q loads under this one's softmax, P V and epilogue.
+        if (nTiles == 1) mbar_arrive(BAR_QEMPTY);
         softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
         pack_p(s, p);
       }
@@ -261,6 +292,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         turn_pass(wg);
         wgmma_wait<1>();  // S of tile j + 1 is done, P V of tile j may run on
         fence_regs<BLOCK_N / 2>(s);
+        if (j + 2 == nTiles) mbar_arrive(BAR_QEMPTY);
         softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
         wgmma_wait<0>();
         fence_regs<HEAD_DIM / 2>(o);
@@ -268,7 +300,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         rescale_o(o, corrA, corrB);
         pack_p(s, p);
       }
-      mbar_arrive(BAR_QEMPTY);  // every S = Q Kᵀ of this item has completed
+      if (nTiles == 0) mbar_arrive(BAR_QEMPTY);
       if (nTiles > 0) {
         const int gc = g + nTiles - 1;
         mbar_wait(BAR_V(gc % STAGES), (gc / STAGES) & 1);
