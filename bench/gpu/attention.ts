@@ -74,20 +74,22 @@ if (peerFile && existsSync(peerFile))
 const rows: string[][] = [["work", "ours ms", "TFLOP/s", "SDPA ms", "Flex ms", "ours/SDPA", "ours/Flex"]];
 // Kernel variants timed beside the default (on Hopper the persistent TMA kernel drawing items
 // from a counter in sections of heads whose K / V fit L2, ping-pong at D = 64, 3 K / V stages):
-// the per-head item order, ping-pong flipped, FlashAttention-4's lazy rescale, 6 K / V stages
-// (D = 64 only: D = 128 fits 3); BENCH_ALL=1 adds one CTA per item, a fixed item order, the
-// cp.async kernel and the mma.sync kernel that sm_80 / sm_89 run.
+// the per-head item order, the item hand-over at the end of the loop (AHEAD=0), ping-pong on at
+// D = 128, 3 and 6 K / V stages at D = 64 (D = 128 fits 3); BENCH_ALL=1 adds ping-pong off at
+// D = 64, FlashAttention-4's lazy rescale, one CTA per item, a fixed item order, the cp.async
+// kernel and the mma.sync kernel that sm_80 / sm_89 run.
 type Variant = [string, Record<string, string>, (D: number) => boolean];
 const any = () => true, d64 = (D: number) => D === 64;
 const VARIANTS: Variant[] = [
   ["tma, per-head item order", { SPARSELAB_CUDA_ATTN_HEADGROUP: "1" }, any],
+  ["tma, item hand-over at the loop's end", { SPARSELAB_CUDA_ATTN_AHEAD: "0" }, any],
   ["tma, pingpong on", { SPARSELAB_CUDA_ATTN_PINGPONG: "1" }, (D) => D !== 64],
-  ["tma, pingpong off", { SPARSELAB_CUDA_ATTN_PINGPONG: "0" }, d64],
-  ["tma, lazy rescale", { SPARSELAB_CUDA_ATTN_LAZY: "1" }, any],
+  ["tma, 3 stages", { SPARSELAB_CUDA_ATTN_STAGES: "3" }, d64],
   ["tma, 6 stages", { SPARSELAB_CUDA_ATTN_STAGES: "6" }, d64],
-  ["tma, lazy rescale, 6 stages", { SPARSELAB_CUDA_ATTN_LAZY: "1", SPARSELAB_CUDA_ATTN_STAGES: "6" }, d64],
   ...(process.env.BENCH_ALL === "1"
     ? ([
+        ["tma, pingpong off", { SPARSELAB_CUDA_ATTN_PINGPONG: "0" }, d64],
+        ["tma, lazy rescale", { SPARSELAB_CUDA_ATTN_LAZY: "1" }, any],
         ["tma, CTA per item", { SPARSELAB_CUDA_ATTN_PERSISTENT: "0" }, any],
         ["tma, static item order", { SPARSELAB_CUDA_ATTN_DYNAMIC: "0" }, any],
         ["cp.async kernel", { SPARSELAB_CUDA_ATTN_TMA: "0" }, any],
@@ -95,13 +97,22 @@ const VARIANTS: Variant[] = [
       ] as Variant[])
     : []),
 ];
-function timeWith(env: Record<string, string>, fn: () => void): number {
+// Each configuration is timed in ROUNDS interleaved rounds (default, variant, ..., default, ...)
+// and reported as the median of its rounds' medians: one H100 timed the same configuration 7%
+// apart within one pass (causal D=128, 03:50 UTC), so a single pass cannot rank variants.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+function withEnv<T>(env: Record<string, string>, fn: () => T): T {
   for (const [k, v] of Object.entries(env)) process.env[k] = v;
   try {
-    return rt.time(fn, 30, 5).median;
+    return fn();
   } finally {
     for (const k of Object.keys(env)) delete process.env[k];
   }
+}
+function timeRounds(configs: { env: Record<string, string>; fn: () => void }[]): number[] {
+  const per = configs.map(() => [] as number[]);
+  for (let r = 0; r < ROUNDS; r++) configs.forEach((c, i) => per[i].push(withEnv(c.env, () => rt.time(c.fn, 30, 5).median)));
+  return per.map((xs) => xs.sort((a, b) => a - b)[xs.length >> 1]);
 }
 function row(label: string, S: number, D: number, kind: string, ms: number, flops: number | undefined) {
   const sd = peer.get(`sdpa:${S}:${D}:${kind}`), fx = peer.get(`flex:${S}:${D}:${kind}`);
@@ -118,8 +129,10 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
   const run = (bm?: BlockMaskFields) => () => cudaAttentionSync({ q, k, v, scale, returnLse: false, blockMask: bm }).output.dispose();
   const cm = bandMask(S, 128, undefined);
   for (const [kind, bm, flops] of [["dense", undefined, 4 * H * S * S * D], ["causal", cm, 2 * H * S * S * D]] as const) {
-    row(`S=${S} D=${D} ${kind}`, S, D, kind, timeWith({}, run(bm)), flops);
-    for (const [name, env, when] of VARIANTS) if (when(D)) row(`S=${S} D=${D} ${kind}, ${name}`, S, D, kind, timeWith(env, run(bm)), flops);
+    const vs = VARIANTS.filter(([, , when]) => when(D));
+    const ms = timeRounds([{ env: {}, fn: run(bm) }, ...vs.map(([, env]) => ({ env, fn: run(bm) }))]);
+    row(`S=${S} D=${D} ${kind}`, S, D, kind, ms[0], flops);
+    vs.forEach(([name], i) => row(`S=${S} D=${D} ${kind}, ${name}`, S, D, kind, ms[i + 1], flops));
   }
   q.dispose(); k.dispose(); v.dispose();
 }
@@ -132,8 +145,10 @@ for (const [S, D] of [[4096, 64], [4096, 128], [16384, 64], [16384, 128]]) {
     const bm = sl.createBlockMask(sl.masks.slidingWindow(w), { H, qLen: S, kvLen: S, blockSize: 128 });
     const tMask = performance.now() - t0;
     const run = () => cudaAttentionSync({ q, k, v, scale: 1 / Math.sqrt(D), returnLse: false, blockMask: bm }).output.dispose();
-    row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, timeWith({}, run), undefined);
-    for (const [name, env, when] of VARIANTS) if (when(D)) row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, timeWith(env, run), undefined);
+    const vs = VARIANTS.filter(([, , when]) => when(D));
+    const ms = timeRounds([{ env: {}, fn: run }, ...vs.map(([, env]) => ({ env, fn: run }))]);
+    row(`S=${S} D=${D} window ${w}`, S, D, `window${w}`, ms[0], undefined);
+    vs.forEach(([name], i) => row(`S=${S} D=${D} window ${w}, ${name}`, S, D, `window${w}`, ms[i + 1], undefined));
     const pcm = peer.get(`flex:${S}:${D}:create_block_mask_window${w}`);
     rows.push([`  sl.createBlockMask window ${w}, H=16 (host)`, tMask.toFixed(3), "-", "-", pcm?.toFixed(3) ?? "-", "-", pcm ? (pcm / tMask).toFixed(0) : "-"]);
   }

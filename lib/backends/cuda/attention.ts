@@ -92,8 +92,9 @@ export function maxHopperStages(D: number): number {
 }
 
 /**
- * K / V stages of the TMA kernel: 3 unless SPARSELAB_CUDA_ATTN_STAGES asks for more (D = 64 has
- * room for 6; a comparison knob), capped by shared memory.
+ * K / V stages of the TMA kernel at head dim D: 3 unless SPARSELAB_CUDA_ATTN_STAGES asks for
+ * another count, capped by shared memory. D = 64 fits 6, which measured no steadier gain than
+ * the rounds' spread (H100, 3 interleaved rounds: -1 to +2% across the four D = 64 shapes).
  */
 export function tmaStages(D: number): number {
   const want = Number(process.env.SPARSELAB_CUDA_ATTN_STAGES ?? 3);
@@ -104,6 +105,8 @@ export function tmaStages(D: number): number {
  * Heads per section of the TMA kernel's item order (attention_hopper_tma.cu, `schedule`): as
  * many (a power of two) as have their K and V in 32 MB of L2 together, FlashAttention-3's
  * choice, so the longest q tiles of several heads run first while those heads' K / V stay in L2.
+ * Measured on the H100 against the per-head order: causal S = 4096 14-17% faster (the tail no
+ * longer waits on the last head's long q tiles), window 4096 8%, the rest within 2%.
  * SPARSELAB_CUDA_ATTN_HEADGROUP=n overrides (1: the per-head order).
  */
 export function headGroup(Skv: number, D: number, heads: number): number {
@@ -141,7 +144,7 @@ const MAX_PLANS = 64;
 
 function envKey(): string {
   const e = process.env;
-  return `${e.SPARSELAB_CUDA_ATTN_KERNEL ?? ""}|${e.SPARSELAB_CUDA_ATTN_TMA ?? ""}|${e.SPARSELAB_CUDA_ATTN_OVERLAP ?? ""}|${e.SPARSELAB_CUDA_ATTN_PINGPONG ?? ""}|${e.SPARSELAB_CUDA_ATTN_WARPS ?? ""}|${e.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? ""}|${e.SPARSELAB_CUDA_ATTN_STAGES ?? ""}|${e.SPARSELAB_CUDA_ATTN_LAZY ?? ""}`;
+  return `${e.SPARSELAB_CUDA_ATTN_KERNEL ?? ""}|${e.SPARSELAB_CUDA_ATTN_TMA ?? ""}|${e.SPARSELAB_CUDA_ATTN_OVERLAP ?? ""}|${e.SPARSELAB_CUDA_ATTN_PINGPONG ?? ""}|${e.SPARSELAB_CUDA_ATTN_WARPS ?? ""}|${e.SPARSELAB_CUDA_ATTN_MINBLOCKS ?? ""}|${e.SPARSELAB_CUDA_ATTN_STAGES ?? ""}|${e.SPARSELAB_CUDA_ATTN_LAZY ?? ""}|${e.SPARSELAB_CUDA_ATTN_AHEAD ?? ""}`;
 }
 
 /** TMA descriptors by (address, view): encoding one costs a driver call, and calls repeat. */
@@ -163,7 +166,7 @@ function headView(rt: CudaRuntime, t: Tensor, rows: number, heads: number, D: nu
   return m;
 }
 
-function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields | undefined, maskProgram: MaskProgram | undefined, scoreMod: ScoreMod | undefined): Plan {
+function makePlan(rt: CudaRuntime, D: number, stages: number, dtype: string, bm: BlockMaskFields | undefined, maskProgram: MaskProgram | undefined, scoreMod: ScoreMod | undefined): Plan {
   const gen = toCuda([maskProgram, scoreMod?.program], { intOps: true });
   const exprs = { maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs };
   let fn: CompiledFunction, kind: Plan["kind"], blockM: number, threads: number, kvBlockSize: number;
@@ -181,14 +184,19 @@ function makePlan(rt: CudaRuntime, D: number, dtype: string, bm: BlockMaskFields
       // Ping-pong measured faster at D = 64 (H100: 2.61 vs 3.04 ms dense S=16384) and slower at
       // D = 128 (3.67 vs 3.33 ms); SPARSELAB_CUDA_ATTN_PINGPONG=0/1 overrides.
       `#define PINGPONG ${(process.env.SPARSELAB_CUDA_ATTN_PINGPONG ?? (D === 64 ? "1" : "0")) === "1" ? 1 : 0}`,
-      ...(tma ? [`#define STAGES ${tmaStages(D)}`] : []),
-      // FlashAttention-4's lazy rescale (attention_hopper_common.cuh); SPARSELAB_CUDA_ATTN_LAZY=1.
+      ...(tma ? [`#define STAGES ${stages}`] : []),
+      // FlashAttention-4's lazy rescale (attention_hopper_common.cuh), SPARSELAB_CUDA_ATTN_LAZY=1:
+      // off, as it measured 3-6% slower on the H100 at S = 16384 (the skip's vote and branch
+      // cost more than the rescales they save here).
       `#define LAZY_RESCALE ${process.env.SPARSELAB_CUDA_ATTN_LAZY === "1" ? 1 : 0}`,
+      // The TMA kernel's early item hand-over (H100, 3 rounds: 1-4% on the dense / causal shapes,
+      // 4-10% on the windows); SPARSELAB_CUDA_ATTN_AHEAD=0 gives the earlier order.
+      `#define AHEAD ${process.env.SPARSELAB_CUDA_ATTN_AHEAD === "0" ? 0 : 1}`,
     ];
     file = tma ? "attention_hopper_tma.cu" : "attention_hopper.cu";
     name = `attention_sm90${tma ? "_tma" : ""}_d${D}_${dtype}`;
     entry = tma ? "attention_fwd_sm90_tma" : "attention_fwd_sm90";
-    smem = tma ? hopperSmem(D, true, tmaStages(D)) : hopperSmem(D, overlap);
+    smem = tma ? hopperSmem(D, true, stages) : hopperSmem(D, overlap);
     blockM = HOPPER_BLOCK;
     threads = tma ? 384 : 256;
     kvBlockSize = bm ? bm.kvBlockSize : HOPPER_BLOCK;
@@ -290,7 +298,8 @@ export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
     throw new SparselabError(OP, `scale must be positive on CUDA (it is folded into exp2 with the running max), got ${scale}`);
 
   const modKey = scoreMod ? (modIds.get(scoreMod) ?? (modIds.set(scoreMod, nextModId), nextModId++)) : 0;
-  const key = `${D}|${q.dtype}|${modKey}|${envKey()}`;
+  const stages = tmaStages(D);
+  const key = `${D}|${stages}|${q.dtype}|${modKey}|${envKey()}`;
   let plans = planCache.get(bm ?? NO_MASK);
   let plan = plans?.get(key);
   if (!plan) {
@@ -309,7 +318,7 @@ export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
     }
     if (scoreMod && !scoreMod.program)
       throw new SparselabError(OP, `score mod '${scoreMod.name}' is a plain function; CUDA runs built-in and expression score mods`);
-    plan = makePlan(rt, D, q.dtype, bm, maskProgram, scoreMod);
+    plan = makePlan(rt, D, stages, q.dtype, bm, maskProgram, scoreMod);
     if (!plans) planCache.set(bm ?? NO_MASK, (plans = new Map()));
     if (plans.size >= MAX_PLANS) {
       const [oldKey, old] = plans.entries().next().value!;

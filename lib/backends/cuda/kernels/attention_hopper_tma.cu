@@ -28,6 +28,12 @@
 #ifndef STAGES
 #define STAGES 3
 #endif
+// AHEAD 1: the producer claims the next item and loads its first K / V tile as soon as the
+// current item's copies are issued, and the consumers release Q at the item's last S = Q Kᵀ;
+// AHEAD 0: both wait for the end of the item's loop (the earlier order, for comparisons).
+#ifndef AHEAD
+#define AHEAD 1
+#endif
 
 // The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned, passed by value.
 struct __align__(64) TmaMap {
@@ -216,6 +222,12 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       for (int n = 0;; n++) {
         // Q of the last item is free once both consumer warpgroups' last S = Q Kᵀ completed.
         if (n > 0) mbar_wait(BAR_QEMPTY, (n - 1) & 1);
+#if !AHEAD
+        if (n > 0) {
+          item = itemCounter ? (int)gridDim.x + (int)((unsigned)atomicAdd(itemCounter, 1) - (unsigned)itemBase) : item + (int)gridDim.x;
+          if (item < nItems) sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+        }
+#endif
         if (item >= nItems) {
           itemSlot = -1;
           mbar_arrive(barQ);  // no copy: the phase completes on this arrival
@@ -226,6 +238,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
 #pragma unroll
         for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, sc.q0, sc.b * Hq + sc.h);
         for (int j = pre; j < sc.nTiles; j++, g++) load_kv(sc, j, g, &mapK, &mapV, base, barQ);
+#if AHEAD
         // The counter runs on across launches on this stream: this launch's claims start at
         // itemBase (mod 2^32), and it makes exactly nItems of them (attention.ts keeps the tally).
         item = itemCounter ? (int)gridDim.x + (int)((unsigned)atomicAdd(itemCounter, 1) - (unsigned)itemBase) : item + (int)gridDim.x;
@@ -234,6 +247,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
           sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
           if (sc.nTiles > 0) load_kv(sc, 0, g++, &mapK, &mapV, base, barQ), pre = 1;
         }
+#endif
       }
     }
   } else {
@@ -276,7 +290,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         fence_regs<BLOCK_N / 2>(s);
         // Q is released as soon as the item's last S = Q Kᵀ completed (here, or in the loop at
         // its last tile), so the next item's Q loads under this one's softmax, P V and epilogue.
-        if (nTiles == 1) mbar_arrive(BAR_QEMPTY);
+        if (AHEAD && nTiles == 1) mbar_arrive(BAR_QEMPTY);
         softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
         pack_p(s, p);
       }
@@ -292,7 +306,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         turn_pass(wg);
         wgmma_wait<1>();  // S of tile j + 1 is done, P V of tile j may run on
         fence_regs<BLOCK_N / 2>(s);
-        if (j + 2 == nTiles) mbar_arrive(BAR_QEMPTY);
+        if (AHEAD && j + 2 == nTiles) mbar_arrive(BAR_QEMPTY);
         softmax_tile(s, rs, corrA, corrB, sc2, masked, kv0, b, h, qa, qb, Sq, Skv, scale TABLE_ARGS);
         wgmma_wait<0>();
         fence_regs<HEAD_DIM / 2>(o);
@@ -300,7 +314,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         rescale_o(o, corrA, corrB);
         pack_p(s, p);
       }
-      if (nTiles == 0) mbar_arrive(BAR_QEMPTY);
+      if (!AHEAD || nTiles == 0) mbar_arrive(BAR_QEMPTY);
       if (nTiles > 0) {
         const int gc = g + nTiles - 1;
         mbar_wait(BAR_V(gc % STAGES), (gc / STAGES) & 1);
