@@ -13,6 +13,10 @@
  * | SPARSELAB_CPU_ADDON | path of an out-of-tree sparselab_cpu.node                     |
  * | SPARSELAB_TUNE_QTILE, SPARSELAB_TUNE_KVCHUNK | dense attention tile sizes (64 x 128; tuning runs only) |
  * | SPARSELAB_SPIN      | pauses a pool thread spins before sleeping (default 2048)     |
+ * | SPARSELAB_PIN=0     | do not pin pool threads to CPUs (pinned by default when the pool has at most as many threads as the process may use CPUs) |
+ * | SPARSELAB_OUTPUT_POOL_MB | free output memory kept for reuse (default 256)          |
+ * | SPARSELAB_TUNE_PACK_KB | packed K/V per batch of heads (default 4096; tuning runs only) |
+ * | SPARSELAB_TUNE_MAX_BITMAP_BYTES | largest IR-mask bitmaps built (default 256 MiB; 0: evaluate per row) |
  * | SPARSELAB_SKIP_NATIVE=1 | (install time) skip building the addon                    |
  */
 import { registerOp, setBackendStatus } from "../registry.js";
