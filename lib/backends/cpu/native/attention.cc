@@ -323,7 +323,7 @@ void attention(const AttentionArgs& a) {
             for (int list = 0; list < 2; list++) {
               const int n = list ? m.full_num[bi] : m.kv_num[bi];
               const int32_t* idx = (list ? m.full_idx : m.kv_idx) + bi * m.nkb;
-              for (int i = 0; i < n && i <= m.nkb; i++) {
+              for (int i = 0; i < n && i < m.nkb; i++) {
                 const int kb = idx[i];
                 if (kb < 0 || kb >= m.nkb) continue;  // reported by the compute pass
                 for (int c = kb * per_block; c < (kb + 1) * per_block && c < n_chunks; c++) needed[size_t(head) * n_chunks + c] = 1;
@@ -378,144 +378,144 @@ void attention(const AttentionArgs& a) {
       for (int j = w; j < PWp; j++) kt[size_t(d) * PWp + j] = 0;
   };
 
-    struct Tile {
-      int head, bh, b, hq, qb, q0, q1;
-      size_t qrow0;  // row of q / out where the tile starts
-    };
-    auto tile_of = [&](const Batch& bt, int64_t t) {
-      const int bh0 = bt.bh0;
-      Tile u;
-      u.head = int(t / (int64_t(G) * n_qt));
-      const int rem = int(t % (int64_t(G) * n_qt));
-      const int g = rem / n_qt;
-      const int qt = n_qt - 1 - rem % n_qt;  // late q tiles first: under causal masks they are the heaviest
-      u.bh = bh0 + u.head;
-      u.b = u.bh / a.Hkv;
-      u.hq = u.bh % a.Hkv * G + g;
-      u.qb = 0;
-      if (a.has_bm) {
-        u.qb = qt / n_sub;
-        u.q0 = u.qb * a.bm.qbs + (qt % n_sub) * q_sub;
-        u.q1 = std::min({u.q0 + q_sub, (u.qb + 1) * a.bm.qbs, a.Sq});
-      } else {
-        u.q0 = qt * q_sub;
-        u.q1 = std::min(u.q0 + q_sub, a.Sq);
-      }
-      u.qrow0 = (size_t(u.b) * a.Hq + u.hq) * a.Sq + u.q0;
-      return u;
-    };
-    const size_t esize = dtype_size(a.dt);
-    // Tile t of batch bt (t_all: its task number, for guessing this thread's next tile).
-    auto tile = [&](const Batch& bt, int64_t t, int64_t t_all, const float* pk, const float* pv, int tid) {
-      Scratch& s = scratch[size_t(tid)];
-      const Tile u = tile_of(bt, t);
-      const int head = u.head, bh = u.bh, b = u.b, hq = u.hq, qb = u.qb, q0 = u.q0, q1 = u.q1;
-      if (q0 >= q1) return;
-      const int rows = q1 - q0;
-      const size_t qrow0 = u.qrow0;
-      // Most likely this thread's next tile (tasks go out in order, one per thread at a time).
-      Prefetch pf;
-      if (t + T < bt.n_tiles && t_all + T < n_tasks_all) {
-        const Tile nx = tile_of(bt, t + T);
-        if (nx.q1 > nx.q0) pf.add(static_cast<const char*>(a.q) + nx.qrow0 * D * esize, size_t(nx.q1 - nx.q0) * D * esize, false);
-      }
-      pf.add(static_cast<const char*>(a.out) + qrow0 * Dv * esize, size_t(rows) * Dv * esize, true);
-      int chunks_left = 0;
-      for (int r = 0; r < rows; r++) load_f32(a.q, a.dt, (qrow0 + r) * D, D, s.Qp.data() + size_t(r) * D, qmul);
-      std::fill_n(s.m.begin(), rows, kNegInf);
-      std::fill_n(s.l.begin(), rows, 0.0f);
-      std::fill_n(s.O.begin(), size_t(rows) * Dvp, 0.0f);
-      const float* kt_head = pk + head * kt_per_head;
-      const float* v_head = v_in_place ? static_cast<const float*>(a.v) + size_t(bh) * a.Skv * Dv : pv + head * v_per_head;
+  struct Tile {
+    int head, bh, b, hq, qb, q0, q1;
+    size_t qrow0;  // row of q / out where the tile starts
+  };
+  auto tile_of = [&](const Batch& bt, int64_t t) {
+    const int bh0 = bt.bh0;
+    Tile u;
+    u.head = int(t / (int64_t(G) * n_qt));
+    const int rem = int(t % (int64_t(G) * n_qt));
+    const int g = rem / n_qt;
+    const int qt = n_qt - 1 - rem % n_qt;  // late q tiles first: under causal masks they are the heaviest
+    u.bh = bh0 + u.head;
+    u.b = u.bh / a.Hkv;
+    u.hq = u.bh % a.Hkv * G + g;
+    u.qb = 0;
+    if (a.has_bm) {
+      u.qb = qt / n_sub;
+      u.q0 = u.qb * a.bm.qbs + (qt % n_sub) * q_sub;
+      u.q1 = std::min({u.q0 + q_sub, (u.qb + 1) * a.bm.qbs, a.Sq});
+    } else {
+      u.q0 = qt * q_sub;
+      u.q1 = std::min(u.q0 + q_sub, a.Sq);
+    }
+    u.qrow0 = (size_t(u.b) * a.Hq + u.hq) * a.Sq + u.q0;
+    return u;
+  };
+  const size_t esize = dtype_size(a.dt);
+  // Tile t of batch bt (t_all: its task number, for guessing this thread's next tile).
+  auto tile = [&](const Batch& bt, int64_t t, int64_t t_all, const float* pk, const float* pv, int tid) {
+    Scratch& s = scratch[size_t(tid)];
+    const Tile u = tile_of(bt, t);
+    const int head = u.head, bh = u.bh, b = u.b, hq = u.hq, qb = u.qb, q0 = u.q0, q1 = u.q1;
+    if (q0 >= q1) return;
+    const int rows = q1 - q0;
+    const size_t qrow0 = u.qrow0;
+    // Most likely this thread's next tile (tasks go out in order, one per thread at a time).
+    Prefetch pf;
+    if (t + T < bt.n_tiles && t_all + T < n_tasks_all) {
+      const Tile nx = tile_of(bt, t + T);
+      if (nx.q1 > nx.q0) pf.add(static_cast<const char*>(a.q) + nx.qrow0 * D * esize, size_t(nx.q1 - nx.q0) * D * esize, false);
+    }
+    pf.add(static_cast<const char*>(a.out) + qrow0 * Dv * esize, size_t(rows) * Dv * esize, true);
+    int chunks_left = 0;
+    for (int r = 0; r < rows; r++) load_f32(a.q, a.dt, (qrow0 + r) * D, D, s.Qp.data() + size_t(r) * D, qmul);
+    std::fill_n(s.m.begin(), rows, kNegInf);
+    std::fill_n(s.l.begin(), rows, 0.0f);
+    std::fill_n(s.O.begin(), size_t(rows) * Dvp, 0.0f);
+    const float* kt_head = pk + head * kt_per_head;
+    const float* v_head = v_in_place ? static_cast<const float*>(a.v) + size_t(bh) * a.Skv * Dv : pv + head * v_per_head;
 
-      // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
-      auto chunk = [&](int c, bool partial, int kb, int slot) {
-        a.cancel.check();
-        int j0 = c * PW, w = std::min(PW, a.Skv - j0);
-        if (w <= 0) return;
-        int lo = 0;  // first column computed, relative to the chunk (a multiple of 32)
-        const uint32_t* tile_bits = nullptr;
-        if (partial && bitmaps) {
-          // Narrow a partial tile to the columns some row of this q tile can see (the half
-          // of a diagonal tile above the diagonal, the outside of a window's edge), and skip
-          // it when no row sees anything.
-          const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
-          const int wpr = bitmaps->words_per_row;
-          tile_bits = bitmaps->bits + (size_t(tile) * a.bm.qbs + (q0 - qb * a.bm.qbs)) * wpr;
-          const int c0 = j0 - kb * a.bm.kbs;  // a multiple of PW
-          int first = -1, last = -1;
-          for (int wd = c0 >> 5; wd <= (c0 + w - 1) >> 5; wd++) {
-            uint32_t u = 0;
-            for (int r = 0; r < rows; r++) u |= tile_bits[size_t(r) * wpr + wd];
-            const int base = wd * 32 - c0;
-            if (base < 0) u &= ~0u << (-base);  // bits before the chunk (c0 not word aligned)
-            if (!u) continue;
-            if (first < 0) first = base + __builtin_ctz(u);
-            last = base + 31 - __builtin_clz(u);
-          }
-          if (first < 0) return;
-          last = std::min(last, w - 1);
-          if (c0 % 32 == 0) {
-            lo = first / 32 * 32;
-            w = last + 1 - lo;
-            j0 += lo;
-          } else {
-            w = last + 1;
-          }
+    // One kv chunk [j0, j0 + w); partial: refine with the mask (slot = its index in kv_idx).
+    auto chunk = [&](int c, bool partial, int kb, int slot) {
+      a.cancel.check();
+      int j0 = c * PW, w = std::min(PW, a.Skv - j0);
+      if (w <= 0) return;
+      int lo = 0;  // first column computed, relative to the chunk (a multiple of 32)
+      const uint32_t* tile_bits = nullptr;
+      if (partial && bitmaps) {
+        // Narrow a partial tile to the columns some row of this q tile can see (the half
+        // of a diagonal tile above the diagonal, the outside of a window's edge), and skip
+        // it when no row sees anything.
+        const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
+        const int wpr = bitmaps->words_per_row;
+        tile_bits = bitmaps->bits + (size_t(tile) * a.bm.qbs + (q0 - qb * a.bm.qbs)) * wpr;
+        const int c0 = j0 - kb * a.bm.kbs;  // a multiple of PW
+        int first = -1, last = -1;
+        for (int wd = c0 >> 5; wd <= (c0 + w - 1) >> 5; wd++) {
+          uint32_t u = 0;
+          for (int r = 0; r < rows; r++) u |= tile_bits[size_t(r) * wpr + wd];
+          const int base = wd * 32 - c0;
+          if (base < 0) u &= ~0u << (-base);  // bits before the chunk (c0 not word aligned)
+          if (!u) continue;
+          if (first < 0) first = base + __builtin_ctz(u);
+          last = base + 31 - __builtin_clz(u);
         }
-        pf.step(chunks_left--);
-        const int ncols = round_up(w, VW);
-        float* S = s.S.data();
-        kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
-        for (int r = 0; r < rows && (a.score_prog || partial); r++) {
-          float* srow = S + size_t(r) * PWp;
-          const int q = q0 + r;
-          if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
-          if (partial) {
-            if (tile_bits) kk.apply_bits(srow, tile_bits + size_t(r) * bitmaps->words_per_row, j0 - kb * a.bm.kbs, w);
-            else s.mask_run->mask_row(b, hq, q, j0, w, srow);
-          }
-        }
-        kk.softmax_tile(S, PWp, rows, w, s.m.data(), s.l.data(), s.alpha.data());
-        // Once the running maxima settle (most chunks), no row needs rescaling.
-        bool settled = true;
-        for (int r = 0; r < rows; r++) settled &= s.alpha[size_t(r)] == 1.0f;
-        kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
-                s.alpha.data());
-      };
-
-      if (!a.has_bm) {
-        chunks_left = n_chunks;
-        for (int c = 0; c < n_chunks; c++) chunk(c, false, -1, -1);
-      } else {
-        const BlockMaskView& m = a.bm;
-        const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : hq)) * m.nqb + qb;
-        const int np = m.kv_num[bi], nf = m.full_num[bi];
-        const int32_t* pi = m.kv_idx + bi * m.nkb;
-        const int32_t* fi = m.full_idx + bi * m.nkb;
-        if (np < 0 || np > m.nkb || nf < 0 || nf > m.nkb) throw OpError("blockMask: kvNumBlocks/fullKvNumBlocks out of range");
-        const int per_block = m.kbs / PW;  // chunks per kv block (PW divides kbs)
-        chunks_left = (np + nf) * per_block;
-        int ip = 0, jf = 0;
-        while (ip < np || jf < nf) {  // both lists ascending: visit kv blocks in order
-          const bool take_p = jf >= nf || (ip < np && pi[ip] <= fi[jf]);
-          const int kb = take_p ? pi[ip] : fi[jf];
-          if (kb < 0 || kb >= m.nkb) throw OpError("blockMask: a kv block index is out of range");
-          for (int c = kb * per_block; c < (kb + 1) * per_block && c < n_chunks; c++) chunk(c, take_p, kb, ip);
-          if (take_p) ip++;
-          else jf++;
+        if (first < 0) return;
+        last = std::min(last, w - 1);
+        if (c0 % 32 == 0) {
+          lo = first / 32 * 32;
+          w = last + 1 - lo;
+          j0 += lo;
+        } else {
+          w = last + 1;
         }
       }
-
-      for (int r = 0; r < rows; r++) {
-        const float l = s.l[size_t(r)];
-        const float inv = l > 0 ? 1.0f / l : 0.0f;
-        const float* o = s.O.data() + size_t(r) * Dvp;
-        for (int d = 0; d < Dv; d++) s.orow[size_t(d)] = o[d] * inv;
-        store_f32(a.out, a.dt, (qrow0 + r) * Dv, Dv, s.orow.data());
-        if (a.lse) a.lse[qrow0 + r] = l > 0 ? (s.m[size_t(r)] + std::log2(l)) * kLn2 : kNegInf;
+      pf.step(chunks_left--);
+      const int ncols = round_up(w, VW);
+      float* S = s.S.data();
+      kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
+      for (int r = 0; r < rows && (a.score_prog || partial); r++) {
+        float* srow = S + size_t(r) * PWp;
+        const int q = q0 + r;
+        if (a.score_prog) s.score_run->score_row(b, hq, q, j0, w, srow, kLog2e);
+        if (partial) {
+          if (tile_bits) kk.apply_bits(srow, tile_bits + size_t(r) * bitmaps->words_per_row, j0 - kb * a.bm.kbs, w);
+          else s.mask_run->mask_row(b, hq, q, j0, w, srow);
+        }
       }
+      kk.softmax_tile(S, PWp, rows, w, s.m.data(), s.l.data(), s.alpha.data());
+      // Once the running maxima settle (most chunks), no row needs rescaling.
+      bool settled = true;
+      for (int r = 0; r < rows; r++) settled &= s.alpha[size_t(r)] == 1.0f;
+      kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
+              s.alpha.data());
     };
+
+    if (!a.has_bm) {
+      chunks_left = n_chunks;
+      for (int c = 0; c < n_chunks; c++) chunk(c, false, -1, -1);
+    } else {
+      const BlockMaskView& m = a.bm;
+      const size_t bi = (size_t(m.B == 1 ? 0 : b) * m.H + (m.H == 1 ? 0 : hq)) * m.nqb + qb;
+      const int np = m.kv_num[bi], nf = m.full_num[bi];
+      const int32_t* pi = m.kv_idx + bi * m.nkb;
+      const int32_t* fi = m.full_idx + bi * m.nkb;
+      if (np < 0 || np > m.nkb || nf < 0 || nf > m.nkb) throw OpError("blockMask: kvNumBlocks/fullKvNumBlocks out of range");
+      const int per_block = m.kbs / PW;  // chunks per kv block (PW divides kbs)
+      chunks_left = (np + nf) * per_block;
+      int ip = 0, jf = 0;
+      while (ip < np || jf < nf) {  // both lists ascending: visit kv blocks in order
+        const bool take_p = jf >= nf || (ip < np && pi[ip] <= fi[jf]);
+        const int kb = take_p ? pi[ip] : fi[jf];
+        if (kb < 0 || kb >= m.nkb) throw OpError("blockMask: a kv block index is out of range");
+        for (int c = kb * per_block; c < (kb + 1) * per_block && c < n_chunks; c++) chunk(c, take_p, kb, ip);
+        if (take_p) ip++;
+        else jf++;
+      }
+    }
+
+    for (int r = 0; r < rows; r++) {
+      const float l = s.l[size_t(r)];
+      const float inv = l > 0 ? 1.0f / l : 0.0f;
+      const float* o = s.O.data() + size_t(r) * Dvp;
+      for (int d = 0; d < Dv; d++) s.orow[size_t(d)] = o[d] * inv;
+      store_f32(a.out, a.dt, (qrow0 + r) * Dv, Dv, s.orow.data());
+      if (a.lse) a.lse[qrow0 + r] = l > 0 ? (s.m[size_t(r)] + std::log2(l)) * kLn2 : kNegInf;
+    }
+  };
 
   std::unique_ptr<std::atomic<int64_t>[]> packed(new std::atomic<int64_t>[size_t(n_batches)]);
   std::unique_ptr<std::atomic<int64_t>[]> tiled(new std::atomic<int64_t>[size_t(n_batches)]);
