@@ -40,16 +40,18 @@ attention("attention document", 64, 4, "f16", sl.masks.document(ids));
 attention("attention DSL mask + alibi", 128, 8, "bf16", sl.mask("q >= kv and (q - kv) % 3 == 0 or kv < 4"), sl.scoreMods.alibi(16));
 attention("attention sink + softcap", 64, 4, "bf16", sl.masks.sink(4, 128), sl.scoreMods.softcap(30));
 // The Hopper kernel (attention_hopper.cu): every head dim and dtype it takes, masks, tables, mods.
-function hopper(name: string, D: number, dtype: string, mask?: Mask, mod?: ScoreMod, overlap = 1, stages = 3) {
+function hopper(name: string, D: number, dtype: string, mask?: Mask, mod?: ScoreMod, overlap = 1, stages = 3, extra: string[] = []) {
   // intOps: the attention kernels get comparisons on positions in int arithmetic (attention.ts).
   const gen = toCuda([mask?.program, mod?.program], { intOps: true });
-  const defs = [...attentionDefines({ D, warps: 8, dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), `#define OVERLAP ${overlap}`, `#define STAGES ${stages}`];
+  const defs = [...attentionDefines({ D, warps: 8, dtype, maskExpr: gen.exprs[0], scoreExpr: gen.exprs[1], tableParams: gen.tableParams, tableArgs: gen.tableArgs }), `#define OVERLAP ${overlap}`, `#define STAGES ${stages}`, ...extra];
   for (const file of overlap ? ["attention_hopper.cu", "attention_hopper_tma.cu"] : ["attention_hopper.cu"])
     variants.push({ name: `${name} (${file})`, source: `${defs.join("\n")}\n${CODEGEN_PRELUDE}\n${kernel(file)}`, archs: ["sm_90a"] });
 }
 for (const D of [64, 128]) for (const dtype of ["bf16", "f16"]) hopper(`attention_hopper D${D} ${dtype}`, D, dtype);
 hopper("attention_hopper sliding window", 128, "bf16", sl.masks.slidingWindow(256));
 hopper("attention_hopper D64 causal, 6 TMA stages", 64, "bf16", sl.masks.causal(), undefined, 1, 6);
+// The comparison knobs: FlashAttention-4's lazy rescale, the item hand-over at the loop's end.
+hopper("attention_hopper D128 causal, lazy rescale, AHEAD 0", 128, "bf16", sl.masks.causal(), undefined, 1, 3, ["#define LAZY_RESCALE 1", "#define AHEAD 0"]);
 hopper("attention_hopper document + alibi", 128, "bf16", sl.masks.document(ids), sl.scoreMods.alibi(16));
 hopper("attention_hopper sink + softcap", 64, "f16", sl.masks.sink(4, 128), sl.scoreMods.softcap(30));
 for (const D of [64, 128]) hopper(`attention_hopper D${D} without overlap, causal`, D, "bf16", sl.masks.causal(), undefined, 0);
