@@ -263,6 +263,20 @@ function itemCounter(rt: CudaRuntime): { ptr: number; base: number } {
 }
 
 /**
+ * Refuses a block mask whose arrays were freed (a disposed DeviceBlockMask) before any cached
+ * plan could hand the kernel their old GPU addresses, and drops what is cached for it (its
+ * plans, their score-mod tables, its device-mask entry).
+ */
+function refuseDisposed(bm: BlockMaskFields): void {
+  if (![bm.kvNumBlocks, bm.kvIndices, bm.fullKvNumBlocks, bm.fullKvIndices].some((t) => t.disposed)) return;
+  const plans = planCache.get(bm);
+  if (plans) for (const p of plans.values()) for (const t of p.owned) t.dispose(); // stream-ordered
+  planCache.delete(bm);
+  maskCache.delete(bm);
+  throw new SparselabError(OP, "argument 'blockMask' was disposed (its device arrays are freed): build the mask again, or dispose it after its last attention call");
+}
+
+/**
  * The CUDA implementation of "attention" (the registry's op): see `cudaAttentionSync`.
  */
 export async function cudaAttention(args: AttentionArgs): Promise<AttentionResult> {
@@ -281,8 +295,9 @@ export async function cudaAttention(args: AttentionArgs): Promise<AttentionResul
  * const out = await sl.attention(q, q, q, { blockMask: sl.createBlockMask(sl.masks.causal(), { qLen: 4096, kvLen: 4096 }) });
  */
 export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
-  const rt = requireCuda(OP);
   const { q, k, v, blockMask: bm, scoreMod, scale, returnLse } = args;
+  if (bm) refuseDisposed(bm);
+  const rt = requireCuda(OP);
   const [B, Hq, Sq, D] = q.shape;
   const [, Hkv, Skv, Dk] = k.shape;
   const Dv = v.shape[3];

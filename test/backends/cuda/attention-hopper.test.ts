@@ -10,7 +10,9 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as sl from "../../../lib/index.js";
-import { attentionDefines, headGroup, hopperSmem, maxHopperStages, useHopper } from "../../../lib/backends/cuda/attention.js";
+import { attentionDefines, cudaAttentionSync, headGroup, hopperSmem, maxHopperStages, useHopper } from "../../../lib/backends/cuda/attention.js";
+import { DeviceBlockMask } from "../../../lib/attention/block-mask.js";
+import { Tensor, type DeviceBuffer } from "../../../lib/tensor/tensor.js";
 import { CODEGEN_PRELUDE, toCuda } from "../../../lib/backends/cuda/codegen.js";
 import { readKernelSource } from "../../../lib/backends/cuda/runtime.js";
 import type { Mask } from "../../../lib/attention/types.js";
@@ -48,6 +50,31 @@ test("attention's mask code compares positions in int arithmetic (no int-to-floa
   assert.doesNotMatch(gen.exprs[0]!, /\(float\)/, gen.exprs[0]);
   const doc = toCuda([sl.masks.document(new Int32Array([0, 0, 1])).program], { intOps: true });
   assert.match(doc.exprs[0]!, /t0\[min\(max\(\(q\), 0\), 2\)\]/, doc.exprs[0]);
+});
+
+/** Device memory stand-in (no GPU here): enough for a DeviceBlockMask to hold and free. */
+class MockDeviceBuffer implements DeviceBuffer {
+  readonly device = "cuda" as const;
+  readonly bytes: number;
+  constructor(readonly src: Int32Array) {
+    this.bytes = src.byteLength;
+  }
+  async read(): Promise<Int32Array> {
+    return this.src.slice();
+  }
+  free(): void {}
+}
+
+test("cuda attention refuses a disposed device block mask before touching the GPU", () => {
+  const host = sl.createBlockMask(sl.masks.causal(), { qLen: 256, kvLen: 256, blockSize: 128 });
+  const dev = (t: Tensor<"i32">) => new Tensor(t.shape, "i32", new MockDeviceBuffer(t.data as Int32Array));
+  const dbm = new DeviceBlockMask({
+    B: 1, H: 1, qLen: 256, kvLen: 256, qBlockSize: 128, kvBlockSize: 128, mask: host.mask!,
+    kvNumBlocks: dev(host.kvNumBlocks), kvIndices: dev(host.kvIndices), fullKvNumBlocks: dev(host.fullKvNumBlocks), fullKvIndices: dev(host.fullKvIndices),
+  }, (t) => t);
+  dbm.dispose();
+  const q = sl.randn([1, 1, 256, 64], { seed: 1 });
+  assert.throws(() => cudaAttentionSync({ q, k: q, v: q, blockMask: dbm, scale: 0.125, returnLse: false }), /attention \(cuda\).*argument 'blockMask' was disposed/);
 });
 
 test("the Hopper kernels' shared memory fits an H100 block (227 KB, 1 KB static barriers aside)", () => {
