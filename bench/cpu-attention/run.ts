@@ -11,8 +11,8 @@
  * 3. Block-sparse at S = 8192 D64 H8: sliding window 256 / 1024, causal, a vertical-slash
  *    pattern and a 10% random block mask: time, block density (tiles computed / all tiles)
  *    and efficiency = dense time x density / sparse time.
- * Part 3 times each pattern two ways: sl.attention (a fresh output tensor per call, as users
- * call it) and attentionInto (the kernel alone, into one preallocated output).
+ * Part 3 times each pattern two ways, both through sl.attention: a fresh output tensor per call,
+ * and `opts.out` (one preallocated output tensor reused, as a sweep or timing loop should).
  * Times are medians. FLOPs count 4·S·S·D per head for dense (QKᵀ and PV). Next to wall
  * times, the CPU time per op (process.cpuUsage over all threads, medians) is given for both:
  * on a shared machine it is the steadier measure of how much work each implementation does.
@@ -25,7 +25,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as sl from "../../lib/index.js";
-import { attentionInto, loadAddon } from "../../lib/backends/cpu/index.js";
+import { loadAddon } from "../../lib/backends/cpu/index.js";
 import type { BlockMaskFields } from "../../lib/attention/block-mask.js";
 import { mhaModel } from "./onnx-mha.js";
 
@@ -190,16 +190,16 @@ async function main(): Promise<void> {
   ];
   // Sparse calls are short: more reps, so one preempted rep moves the median less.
   const reps = quick ? 3 : 7;
-  // Two ways per call, both timed: sl.attention, which returns a fresh output tensor (16 MB
-  // here; the GC that reclaims it costs a few ms per call, the same for a 20 ms sparse call as
-  // for a 400 ms dense one), and attentionInto, the kernel alone into one preallocated output.
-  const out = new Float32Array(Hs * S * D);
+  // Two ways per call, both timed through sl.attention: a fresh output tensor (16 MB here; the
+  // GC that reclaims it costs a few ms per call, the same for a 20 ms sparse call as for a
+  // 400 ms dense one), and opts.out, one preallocated output written in place.
+  const out = sl.zeros([1, Hs, S, D]);
   const scale = 1 / Math.sqrt(D);
   // Wall time and CPU time (all threads) of one call.
   const run = async (bm: BlockMaskFields | undefined, into: boolean): Promise<[number, number]> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    if (into) await attentionInto({ q, k, v, blockMask: bm, scale, returnLse: false }, out);
+    if (into) await sl.attention(q, k, v, { backend: "cpu", blockMask: bm, scale, out });
     else (await sl.attention(q, k, v, { backend: "cpu", blockMask: bm, scale })).dispose();
     const c = process.cpuUsage(c0);
     return [performance.now() - t0, (c.user + c.system) / 1000];
@@ -227,9 +227,9 @@ async function main(): Promise<void> {
   const tdc = denseCpu.map(median);
   console.log(
     `block-sparse, S ${S} D ${D} H ${Hs}, block 128, ${threads} thread(s), median of ${reps}: dense ${fmt(td[0])} ms ` +
-      `(${fmt((4 * Hs * S * S * D) / td[0] / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc[0])} ms; into a preallocated output ${fmt(td[1])} ms, CPU ${fmt(tdc[1])} ms`,
+      `(${fmt((4 * Hs * S * S * D) / td[0] / 1e6, 0)} GFLOP/s), CPU time ${fmt(tdc[0])} ms; with opts.out ${fmt(td[1])} ms, CPU ${fmt(tdc[1])} ms`,
   );
-  console.log("  efficiency = dense time x density / time: sl.attention wall / CPU; attentionInto (kernel alone) wall / CPU");
+  console.log("  efficiency = dense time x density / time: sl.attention with a fresh output wall / CPU; with opts.out (reused) wall / CPU");
   for (let i = 0; i < patterns.length; i++) {
     const [name, f] = patterns[i];
     const tiles = f.B * f.H * nb * nb;
@@ -251,8 +251,8 @@ async function main(): Promise<void> {
       intoMs: t[1], intoCpuMs: tc[1], efficiencyInto: eff[1], efficiencyIntoCpu: effCpu[1],
     });
     console.log(
-      `  ${name}: ${fmt(t[0])} ms (into: ${fmt(t[1])} ms), block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), ` +
-        `efficiency ${fmt(eff[0], 2)} / ${fmt(effCpu[0], 2)}; into ${fmt(eff[1], 2)} / ${fmt(effCpu[1], 2)}`,
+      `  ${name}: ${fmt(t[0])} ms (opts.out: ${fmt(t[1])} ms), block density ${fmt(100 * density, 2)}% (${fmt((100 * partial) / computed, 0)}% of them partial), ` +
+        `efficiency ${fmt(eff[0], 2)} / ${fmt(effCpu[0], 2)}; opts.out ${fmt(eff[1], 2)} / ${fmt(effCpu[1], 2)}`,
     );
   }
   report.sparse = { S, D, H: Hs, denseMs: td[0], denseIntoMs: td[1], rows: sparse };

@@ -19,6 +19,11 @@ export interface AttentionArgs {
   scale: number;
   returnLse: boolean;
   signal?: AbortSignal;
+  /**
+   * Validated output storage ([B, Hq, Sq, Dv], q's dtype and device): a backend that writes
+   * into it returns it as `output`; one that returns a new tensor has it copied in by the caller.
+   */
+  out?: Tensor;
 }
 /** output [B, Hq, Sq, Dv] in q's dtype; lse f32 [B, Hq, Sq] (natural log; -Infinity for fully masked rows). */
 export interface AttentionResult {

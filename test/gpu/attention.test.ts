@@ -168,3 +168,23 @@ for (const { c, kernel } of runs) {
     }
   });
 }
+
+test("cuda attention through sl.attention: opts.out is written in place and reused, equal to a fresh output", { skip }, async () => {
+  (await import("../../lib/backends/cuda/index.js")).load();
+  const sl = await import("../../lib/index.js");
+  const seed = (Date.now() % 100000) + 7;
+  const [B, H, S, D] = [1, 4, 1000, 128];
+  const dev = (s: number) => sl.randn([B, H, S, D], { seed: s }).astype("bf16").to("cuda");
+  const q = dev(seed), k = dev(seed + 1), v = dev(seed + 2);
+  const out = sl.full([B, H, S, D], Number.NaN).astype("bf16").to("cuda"); // poisoned
+  for (const mask of [sl.masks.slidingWindow(300), sl.masks.causal()]) {
+    const blockMask = sl.createBlockMask(mask, { qLen: S, kvLen: S });
+    const fresh = await sl.attention(q, k, v, { blockMask });
+    const same = await sl.attention(q, k, v, { blockMask, out });
+    assert.equal(same, out, "the out tensor itself is returned");
+    const [a, b] = [await (await out.cpu()).toTypedArray(), await (await fresh.cpu()).toTypedArray()];
+    assert.deepEqual(Array.from(a), Array.from(b), `seed ${seed}, mask ${mask.name}`);
+    fresh.dispose();
+  }
+  await assert.rejects(sl.attention(q, k, v, { out: sl.zeros([B, H, S, D]).astype("bf16") }), /opts\.out.*cuda.*device cpu/s);
+});

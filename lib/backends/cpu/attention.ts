@@ -259,6 +259,10 @@ export async function cpuAttention(args: AttentionArgs): Promise<AttentionResult
   const bytes = n * (dtype === "f32" ? 4 : 2);
   const lse = returnLse ? new Float32Array(B * Hq * Sq) : undefined;
   let out: Float32Array | Uint16Array | undefined;
+  if (args.out) {
+    await attentionInto(args, args.out.data as Float32Array | Uint16Array, lse);
+    return lse ? { output: args.out, lse: new Tensor([B, Hq, Sq], "f32", lse) } : { output: args.out };
+  }
   if (bytes < POOLED_OUTPUT_BYTES) {
     out = allocStorage(dtype, n) as Float32Array | Uint16Array;
     await attentionInto(args, out, lse);

@@ -4,7 +4,7 @@ import type { MaskProgram } from "../../attention/mask-ir.js";
 import type { AttentionArgs, AttentionResult } from "../ops.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { CODEGEN_PRELUDE, toCuda } from "./codegen.js";
-import { devicePtr, emptyCuda, toDevice } from "./device-tensor.js";
+import { devicePtr, emptyCuda, recordStream, toDevice } from "./device-tensor.js";
 import { requireCuda, type CompiledFunction, type CudaRuntime } from "./runtime.js";
 import type { ScoreMod } from "../../attention/types.js";
 
@@ -343,7 +343,10 @@ export function cudaAttentionSync(args: AttentionArgs): AttentionResult {
     plans.set(key, plan);
   }
 
-  const o = emptyCuda([B, Hq, Sq, D], q.dtype, rt);
+  // opts.out (validated by sl.attention): written in place; the allocator learns that this
+  // stream uses it, so freeing it later waits for this kernel.
+  const o = args.out ?? emptyCuda([B, Hq, Sq, D], q.dtype, rt);
+  if (args.out) recordStream(args.out, rt.currentStream());
   const lse = returnLse ? emptyCuda([B, Hq, Sq], "f32", rt) : undefined;
   const m = plan.mask;
   const inputs =
