@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=cs
 date -u +"%Y-%m-%d %H:%M UTC" | tee -a "$OUT/gpu.txt"
 timeout ${TESTS_TIMEOUT:-300} node --test "$G"/*.test.mjs > "$OUT/tests.txt" 2>&1
 grep -E "^# (tests|pass|fail|skipped)|^not ok" "$OUT/tests.txt"
-peer() { PYTHONUNBUFFERED=1 timeout "$2" python3 "bench/gpu/$1.py" > "$OUT/$1.jsonl" 2> "$OUT/$1.err" || echo "$1: exit $? (see $1.err)"; }
+peer() { PYTHONUNBUFFERED=1 timeout "$2" python3 "bench/gpu/$1.py" > "$OUT/$1.jsonl" 2> "/tmp/$1.err" || { echo "$1: exit $?"; tail -5 "/tmp/$1.err"; }; }
 peer peer_attention ${PEER_ATTN_TIMEOUT:-200}
 timeout 240 node "$G/bench-gpu-attention.mjs" "$OUT/peer_attention.jsonl" 2>&1 | grep -v '^{' | tee "$OUT/attention.txt"
 peer peer_moe 100
