@@ -39,10 +39,14 @@ for (const [lbo, sbo] of [[8192, 1024], [1024, 8192]]) {
 }
 // The dispatcher's kernels on the same problem (TMA-fed wgmma, cp.async-fed wgmma, mma.sync).
 const { cudaGroupedGemm } = await import("../../lib/backends/cuda/moe.js");
-for (const kind of ["", "1-CTA", "cp.async", "mma"]) {
-  if (kind && kind !== "1-CTA") process.env.SPARSELAB_CUDA_GEMM = kind;
+for (const kind of ["", "1-CTA", "static", "tma-epi", "cp.async", "mma"]) {
+  // static: the fixed-stride walk; tma-epi: the TMA-store epilogue.
+  if (kind === "static") process.env.SPARSELAB_CUDA_GEMM_SCHED = "static";
+  else delete process.env.SPARSELAB_CUDA_GEMM_SCHED;
+  if (kind === "tma-epi") process.env.SPARSELAB_CUDA_GEMM_EPI = "tma";
+  else delete process.env.SPARSELAB_CUDA_GEMM_EPI;
+  if (kind === "cp.async" || kind === "mma") process.env.SPARSELAB_CUDA_GEMM = kind;
   else delete process.env.SPARSELAB_CUDA_GEMM;
-delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
   if (kind === "1-CTA") process.env.SPARSELAB_CUDA_GEMM_CLUSTER = "1";
   else delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
   const t0 = performance.now();
@@ -56,3 +60,5 @@ delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
 }
 delete process.env.SPARSELAB_CUDA_GEMM;
 delete process.env.SPARSELAB_CUDA_GEMM_CLUSTER;
+delete process.env.SPARSELAB_CUDA_GEMM_SCHED;
+delete process.env.SPARSELAB_CUDA_GEMM_EPI;

@@ -52,8 +52,16 @@ const rag = timeGemm(dRagged);
 lines.push([`ours (${kind}), ragged`, rag]);
 if (kind === "wgmma-tma") {
   for (const bn of ["256", "192", "128"]) lines.push([`ours wgmma TMA BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: bn })]);
+  lines.push([`ours wgmma TMA BN 256, static sched`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_SCHED: "static" })]);
   lines.push([`ours wgmma TMA BN 256, again`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256" })]);
+  lines.push([`ours wgmma TMA BN 256, TMA-store epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
+  lines.push([`ours wgmma TMA BN 256, TMA-store epi, ragged`, timeGemm(dRagged, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
+  lines.push([`ours wgmma TMA BN 128, TMA-store epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "128", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
+  lines.push([`ours wgmma TMA BN 256, static, ragged`, timeGemm(dRagged, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_SCHED: "static" })]);
   for (const bn of ["256", "128"]) lines.push([`ours wgmma TMA 2-CTA BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: "2" })]);
+  // Whether the 2-CTA slowdown is clusters that are not co-resident (a second wave): fewer clusters.
+  for (const n of ["60", "48", "33"]) lines.push([`ours wgmma TMA 2-CTA BN 256, ${n} clusters`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_CLUSTER: "2", SPARSELAB_CUDA_GEMM_GRID: n })]);
+  lines.push([`ours wgmma TMA 1-CTA BN 256, 120 blocks`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_GRID: "120" })]);
 }
 if (kind !== "mma") for (const bn of ["256", "128"]) lines.push([`ours wgmma cp.async BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn })]);
 lines.push([`ours mma.sync, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM: "mma" })]);
@@ -70,8 +78,8 @@ const gm = peers.find((p) => p.peer === "torch._grouped_mm");
 const gmr = peers.find((p) => p.peer === "torch._grouped_mm ragged");
 const dense = peers.find((p) => p.peer === "dense torch.mm");
 console.log(`\n${rt.info.name}: MoE grouped GEMM [${rows}, ${d}] x [${E}, ${d}, ${f}] bf16 (device offsets)`);
-for (const [name, ms] of lines) console.log(`${name.padEnd(32)} ${ms.toFixed(3)} ms  ${(flops / ms / 1e9).toFixed(0)} TFLOP/s`);
-for (const p of peers) console.log(`${p.peer.padEnd(32)} ${p.ms.toFixed(3)} ms  ${p.tflops.toFixed(0)} TFLOP/s`);
+for (const [name, ms] of lines) console.log(`${name.padEnd(40)} ${ms.toFixed(3)} ms  ${(flops / ms / 1e9).toFixed(0)} TFLOP/s`);
+for (const p of peers) console.log(`${p.peer.padEnd(40)} ${p.ms.toFixed(3)} ms  ${p.tflops.toFixed(0)} TFLOP/s`);
 if (gm) console.log(`ours / torch._grouped_mm throughput ratio, equal:  ${(gm.ms / main).toFixed(2)} (goal >= 0.8)`);
 if (gmr) console.log(`ours / torch._grouped_mm throughput ratio, ragged: ${(gmr.ms / rag).toFixed(2)}`);
 if (dense) console.log(`ours / dense torch.mm (same FLOPs):               ${(dense.ms / main).toFixed(2)}`);

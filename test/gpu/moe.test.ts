@@ -63,8 +63,12 @@ async function withEnv<T>(env: Env, fn: () => Promise<T>): Promise<T> {
 const hopper = !skip && cudaRuntime()!.info.major === 9;
 // Each kernel configuration the dispatcher can pick: wgmma at each N tile on Hopper, mma.sync everywhere.
 const tma = hopper && cudaRuntime()!.info.tensorMaps;
+// The TMA kernel takes work from an atomic counter by default; SCHED=static is its fixed-stride walk.
 const configs: [string, Env][] = [
   ...(tma ? ["256", "192", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
+  ...(tma ? [["wgmma TMA BN 256, static schedule", { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_CLUSTER: undefined, SPARSELAB_CUDA_GEMM_SCHED: "static" }] as [string, Env]] : []),
+  // The TMA-store epilogue (opt-in): staged tiles, and warpgroups straddling a group end storing from registers.
+  ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}, TMA-store epilogue`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined, SPARSELAB_CUDA_GEMM_EPI: "tma" }]) : []),
   ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA 2-CTA multicast BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: "2" }]) : []),
   ...(hopper ? ["256", "128"].map((bn): [string, Env] => [`wgmma cp.async BN ${bn}`, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
   ["mma.sync", { SPARSELAB_CUDA_GEMM: "mma", SPARSELAB_CUDA_GEMM_BN: undefined, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }],
@@ -75,6 +79,8 @@ const cases: [string, number[], number, number, DType][] = [
   ["K, N off the tile, f16", [40, 300, 7], 72, 200, "f16"],
   ["many small groups, bf16", Array.from({ length: 33 }, (_, i) => (i * 37) % 90), 128, 136, "bf16"],
   ["empty first and last groups, N 1408, bf16", [0, 129, 383, 0], 136, 1408, "bf16"],
+  // BN 256: a 192-column tail (three B boxes loaded, full width); BN 128: a 64-column tail (one box).
+  ["N 448: partial-width tail tiles, bf16", [300, 77], 192, 448, "bf16"],
 ];
 
 for (const [cfg, env] of configs)

@@ -102,25 +102,49 @@ function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number
     const stageBytes = (BM * 64 + 64 * bn) * 2;
     let stages = bn === 256 ? 4 : bn === 192 ? 5 : 6;
     while (stages > 3 && stages * stageBytes + 1024 + mapBytes > rt.info.sharedMemOptin) stages--;
-    const smem = stages * stageBytes + 1024 + mapBytes;
+    let smem = stages * stageBytes + 1024 + mapBytes;
     if (smem > rt.info.sharedMemOptin)
       throw new SparselabError(op, `${G} groups need ${smem} bytes of shared memory, over this GPU's ${rt.info.sharedMemOptin}`);
     const tma = kind === "wgmma-tma";
     // SPARSELAB_CUDA_GEMM_CLUSTER=2 pairs TMA-fed CTAs to share B by multicast: correct, but
     // measured 2x slower than single CTAs on the H100 (bench/RESULTS.md), so off by default.
     const cluster = tma && process.env.SPARSELAB_CUDA_GEMM_CLUSTER === "2" ? 2 : 1;
+    // Blocks take work items from an atomic counter (TMA, one CTA), so half-width tail tiles
+    // balance out; SPARSELAB_CUDA_GEMM_SCHED=static keeps the fixed stride (for comparison).
+    const dyn = tma && cluster === 1 && process.env.SPARSELAB_CUDA_GEMM_SCHED !== "static";
+    // SPARSELAB_CUDA_GEMM_EPI=tma: output tiles through 32 KB of shared memory and TMA stores
+    // (where that fits beside the stages; the kernel's EPI_TMA comment says why and when).
+    const epi = dyn && bn !== 192 && process.env.SPARSELAB_CUDA_GEMM_EPI === "tma" && smem + 32768 + 128 <= rt.info.sharedMemOptin;
+    if (epi) smem += 32768;
     const f = kernel(rt, "grouped_gemm_sm90.cu", "grouped_gemm_sm90", [
       ...defs, `#define BN ${bn}`, `#define STAGES ${stages}`, ...(tma ? ["#define USE_TMA 1"] : []), `#define CLUSTER ${cluster}`,
+      ...(dyn ? ["#define DYN_SCHED 1"] : []), ...(epi ? ["#define EPI_TMA 1"] : []),
     ], smem);
     const items = tilesM(BM * cluster) * Math.ceil(N / bn);
-    const grid: [number, number, number] = [cluster * Math.min(Math.floor(rt.info.multiprocessors / cluster), items), 1, 1];
+    // SPARSELAB_CUDA_GEMM_GRID caps the persistent grid (in clusters): a diagnosis knob for
+    // whether all clusters are co-resident.
+    const gridCap = Number(process.env.SPARSELAB_CUDA_GEMM_GRID) || Math.floor(rt.info.multiprocessors / cluster);
+    const grid: [number, number, number] = [cluster * Math.min(gridCap, Math.floor(rt.info.multiprocessors / cluster), items), 1, 1];
     if (tma) {
       // A: [T, K] in 128-row x 64-column boxes; w: [G, K, N] in 64 x 64 boxes, one expert at a
       // time (its own dim, so a K tail reads zeros, not the next expert). Both 128-byte swizzled.
       const dtype = x.dtype as "bf16" | "f16";
       const mapA = rt.tensorMap({ dtype, globalAddress: devicePtr(x), globalDims: [K, T], globalStridesBytes: [K * 2], boxDims: [64, BM], swizzle: 128 });
       const mapB = rt.tensorMap({ dtype, globalAddress: devicePtr(w), globalDims: [N, K, G], globalStridesBytes: [N * 2, K * N * 2], boxDims: [64, 64, 1], swizzle: 128 });
-      rt.launch(f, grid, [384, 1, 1], "mmppiiii", [mapA, mapB, devicePtr(out), offPtr, G, T, K, N]);
+      if (dyn) {
+        // A zeroed counter per launch (stream-ordered; recycled only by later work on the stream).
+        const counter = emptyCuda([1], "i32", rt);
+        rt.memset(devicePtr(counter), 0, 4);
+        if (epi) {
+          const mapOut = rt.tensorMap({ dtype, globalAddress: devicePtr(out), globalDims: [N, T], globalStridesBytes: [N * 2], boxDims: [64, 64], swizzle: 128 });
+          rt.launch(f, grid, [384, 1, 1], "mmppiiiipm", [mapA, mapB, devicePtr(out), offPtr, G, T, K, N, devicePtr(counter), mapOut]);
+        } else {
+          rt.launch(f, grid, [384, 1, 1], "mmppiiiip", [mapA, mapB, devicePtr(out), offPtr, G, T, K, N, devicePtr(counter)]);
+        }
+        counter.dispose();
+      } else {
+        rt.launch(f, grid, [384, 1, 1], "mmppiiii", [mapA, mapB, devicePtr(out), offPtr, G, T, K, N]);
+      }
     } else {
       rt.launch(f, grid, [384, 1, 1], "ppppiiii", [devicePtr(x), devicePtr(w), devicePtr(out), offPtr, G, T, K, N]);
     }

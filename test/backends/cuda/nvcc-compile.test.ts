@@ -57,15 +57,19 @@ hopper("attention_hopper sink + softcap", 64, "f16", sl.masks.sink(4, 128), sl.s
 for (const D of [64, 128]) hopper(`attention_hopper D${D} without overlap, causal`, D, "bf16", sl.masks.causal(), undefined, 0);
 for (const dtype of ["bf16", "f16"])
   for (const bk of [32, 64]) variants.push({ name: `grouped_gemm ${dtype} BK${bk}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BK ${bk}\n${kernel("grouped_gemm.cu")}` });
-// The Hopper grouped GEMM at every N tile and stage count lib/backends/cuda/moe.ts launches, fed by TMA or cp.async.
+// The Hopper grouped GEMM at every N tile and stage count lib/backends/cuda/moe.ts launches, fed by TMA
+// (with the atomic work counter, as launched by default, and the static walk) or cp.async.
 for (const dtype of ["bf16", "f16"])
   for (const [bn, stages] of [[256, 4], [192, 5], [128, 6], [256, 3]])
-    for (const tma of [true, false])
+    for (const feed of ["TMA", "TMA static", "cp.async"])
       variants.push({
-        name: `grouped_gemm_sm90 ${dtype} BN${bn} S${stages}${tma ? " TMA" : " cp.async"}`,
-        source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BN ${bn}\n#define STAGES ${stages}\n${tma ? "#define USE_TMA 1\n" : ""}${kernel("grouped_gemm_sm90.cu")}`,
+        name: `grouped_gemm_sm90 ${dtype} BN${bn} S${stages} ${feed}`,
+        source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define BN ${bn}\n#define STAGES ${stages}\n${feed.startsWith("TMA") ? "#define USE_TMA 1\n" : ""}${feed === "TMA" ? "#define DYN_SCHED 1\n" : ""}${kernel("grouped_gemm_sm90.cu")}`,
         archs: ["sm_90a"],
       });
+// The TMA-store epilogue (SPARSELAB_CUDA_GEMM_EPI=tma) at both widths it takes.
+for (const [bn, stages] of [[256, 4], [128, 6]])
+  variants.push({ name: `grouped_gemm_sm90 bf16 BN${bn} S${stages} TMA, TMA-store epilogue`, source: `#define BN ${bn}\n#define STAGES ${stages}\n#define USE_TMA 1\n#define DYN_SCHED 1\n#define EPI_TMA 1\n${kernel("grouped_gemm_sm90.cu")}`, archs: ["sm_90a"] });
 variants.push({ name: "grouped_gemm_sm90 bf16 BN256 TMA 2-CTA cluster", source: `#define BN 256\n#define STAGES 4\n#define USE_TMA 1\n#define CLUSTER 2\n${kernel("grouped_gemm_sm90.cu")}`, archs: ["sm_90a"] });
 for (const dtype of ["bf16", "f16"]) variants.push({ name: `moe_ops ${dtype}`, source: `${dtype === "f16" ? "#define DTYPE_F16 1\n" : ""}#define MAX_E_PER_LANE 2\n${kernel("moe_ops.cu")}` });
 
