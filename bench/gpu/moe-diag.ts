@@ -39,11 +39,11 @@ for (const [lbo, sbo] of [[8192, 1024], [1024, 8192]]) {
 }
 // The dispatcher's kernels on the same problem (TMA-fed wgmma, cp.async-fed wgmma, mma.sync).
 const { cudaGroupedGemm } = await import("../../lib/backends/cuda/moe.js");
-for (const kind of ["", "1-CTA", "static", "tma-epi", "cp.async", "mma"]) {
-  // static: the fixed-stride walk; tma-epi: the TMA-store epilogue.
+for (const kind of ["", "1-CTA", "static", "regs-epi", "cp.async", "mma"]) {
+  // static: the fixed-stride walk; regs-epi: register stores instead of the TMA-store epilogue.
   if (kind === "static") process.env.SPARSELAB_CUDA_GEMM_SCHED = "static";
   else delete process.env.SPARSELAB_CUDA_GEMM_SCHED;
-  if (kind === "tma-epi") process.env.SPARSELAB_CUDA_GEMM_EPI = "tma";
+  if (kind === "regs-epi") process.env.SPARSELAB_CUDA_GEMM_EPI = "regs";
   else delete process.env.SPARSELAB_CUDA_GEMM_EPI;
   if (kind === "cp.async" || kind === "mma") process.env.SPARSELAB_CUDA_GEMM = kind;
   else delete process.env.SPARSELAB_CUDA_GEMM;

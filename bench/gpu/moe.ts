@@ -54,9 +54,9 @@ if (kind === "wgmma-tma") {
   for (const bn of ["256", "192", "128"]) lines.push([`ours wgmma TMA BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: bn })]);
   lines.push([`ours wgmma TMA BN 256, static sched`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_SCHED: "static" })]);
   lines.push([`ours wgmma TMA BN 256, again`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256" })]);
-  lines.push([`ours wgmma TMA BN 256, TMA-store epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
-  lines.push([`ours wgmma TMA BN 256, TMA-store epi, ragged`, timeGemm(dRagged, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
-  lines.push([`ours wgmma TMA BN 128, TMA-store epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "128", SPARSELAB_CUDA_GEMM_EPI: "tma" })]);
+  lines.push([`ours wgmma TMA BN 256, register epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "regs" })]);
+  lines.push([`ours wgmma TMA BN 256, register epi, ragged`, timeGemm(dRagged, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_EPI: "regs" })]);
+  lines.push([`ours wgmma TMA BN 128, register epi`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: "128", SPARSELAB_CUDA_GEMM_EPI: "regs" })]);
   lines.push([`ours wgmma TMA BN 256, static, ragged`, timeGemm(dRagged, { SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_SCHED: "static" })]);
   for (const bn of ["256", "128"]) lines.push([`ours wgmma TMA 2-CTA BN ${bn}, equal`, timeGemm(dEqual, { SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: "2" })]);
   // Whether the 2-CTA slowdown is clusters that are not co-resident (a second wave): fewer clusters.

@@ -67,8 +67,8 @@ const tma = hopper && cudaRuntime()!.info.tensorMaps;
 const configs: [string, Env][] = [
   ...(tma ? ["256", "192", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
   ...(tma ? [["wgmma TMA BN 256, static schedule", { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: "256", SPARSELAB_CUDA_GEMM_CLUSTER: undefined, SPARSELAB_CUDA_GEMM_SCHED: "static" }] as [string, Env]] : []),
-  // The TMA-store epilogue (opt-in): staged tiles, and warpgroups straddling a group end storing from registers.
-  ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}, TMA-store epilogue`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined, SPARSELAB_CUDA_GEMM_EPI: "tma" }]) : []),
+  // BN 256 and 128 store through TMA by default (warpgroups straddling a group end from registers); EPI=regs: register stores throughout.
+  ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA BN ${bn}, register epilogue`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined, SPARSELAB_CUDA_GEMM_EPI: "regs" }]) : []),
   ...(tma ? ["256", "128"].map((bn): [string, Env] => [`wgmma TMA 2-CTA multicast BN ${bn}`, { SPARSELAB_CUDA_GEMM: undefined, SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: "2" }]) : []),
   ...(hopper ? ["256", "128"].map((bn): [string, Env] => [`wgmma cp.async BN ${bn}`, { SPARSELAB_CUDA_GEMM: "cp.async", SPARSELAB_CUDA_GEMM_BN: bn, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }]) : []),
   ["mma.sync", { SPARSELAB_CUDA_GEMM: "mma", SPARSELAB_CUDA_GEMM_BN: undefined, SPARSELAB_CUDA_GEMM_CLUSTER: undefined }],

@@ -112,9 +112,10 @@ function launchGroupedGemm(rt: CudaRuntime, x: Tensor, w: Tensor, offPtr: number
     // Blocks take work items from an atomic counter (TMA, one CTA), so half-width tail tiles
     // balance out; SPARSELAB_CUDA_GEMM_SCHED=static keeps the fixed stride (for comparison).
     const dyn = tma && cluster === 1 && process.env.SPARSELAB_CUDA_GEMM_SCHED !== "static";
-    // SPARSELAB_CUDA_GEMM_EPI=tma: output tiles through 32 KB of shared memory and TMA stores
-    // (where that fits beside the stages; the kernel's EPI_TMA comment says why and when).
-    const epi = dyn && bn !== 192 && process.env.SPARSELAB_CUDA_GEMM_EPI === "tma" && smem + 32768 + 128 <= rt.info.sharedMemOptin;
+    // Output tiles through 32 KB of shared memory and TMA stores where that fits beside the
+    // stages (the kernel's EPI_TMA comment says why and when; 2-3% over register stores on the
+    // H100, bench/RESULTS.md); SPARSELAB_CUDA_GEMM_EPI=regs keeps the register stores.
+    const epi = dyn && bn !== 192 && process.env.SPARSELAB_CUDA_GEMM_EPI !== "regs" && smem + 32768 + 128 <= rt.info.sharedMemOptin;
     if (epi) smem += 32768;
     const f = kernel(rt, "grouped_gemm_sm90.cu", "grouped_gemm_sm90", [
       ...defs, `#define BN ${bn}`, `#define STAGES ${stages}`, ...(tma ? ["#define USE_TMA 1"] : []), `#define CLUSTER ${cluster}`,

@@ -45,7 +45,14 @@
 //      torch._grouped_mm in the same run). CLUSTER 2 passes every test but ran at 256 (BN 128:
 //      154), so moe.ts leaves it off; not yet understood (suspects: fewer co-resident 2-CTA
 //      clusters than the persistent grid assumes, or remote-arrive latency against 4 stages).
-//   v4 (this) half-width tail tiles and an atomic work counter (see below).
+//   v4 half-width tail tiles and an atomic work counter (see below): 558-579 over four timings
+//      of the same call (static walk 567: the counter is no measured win by itself, it keeps the
+//      half-cost tail tiles from piling onto the same blocks); torch._grouped_mm 654 there.
+//   v5 (this, moe.ts default) EPI_TMA: 591 equal (0.90x), 572 ragged (0.99x); BN 128 531 vs 497.
+//   Capping the grid at 120 one-CTA blocks ran as fast as 132 (579): the loads from L2, not the
+//   SMs, look like the limit now, which is what the 2-CTA multicast would address. It is slow per
+//   cluster, not from clusters left out of residency: 66 / 60 / 48 / 33 clusters ran at
+//   251 / 237 / 190 / 131 TFLOP/s, in proportion.
 //
 // Half-width tail tiles (BN 256): an N tile with at most 128 columns left (N = 1408 = 5 x 256 +
 // 128) runs wgmma m64n128 on the first half of the accumulators and loads only the B boxes that
@@ -90,7 +97,7 @@
 #else
 #define SCHED_PARAM
 #endif
-// EPI_TMA (TMA, one CTA, BN 128 or 256): a warpgroup whose 64 rows all belong to the tile's
+// EPI_TMA (TMA, one CTA, BN 128 or 256; moe.ts sets it where the 32 KB fit): a warpgroup whose 64 rows all belong to the tile's
 // group stages its output 128 columns at a time in 16 KB of 128-byte-swizzled shared memory and
 // one thread stores it with cp.async.bulk.tensor, not waited for: the next tile's wgmmas start
 // while the copy engine writes. Rows past the group's end belong to the next group and a tensor
