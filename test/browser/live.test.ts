@@ -83,6 +83,14 @@ explorer`);
   );
   const after = (await titles(0)).join("|");
   assert.notEqual(after, before, "the figure changed");
+  // A drag sends several values; the explorer recomputes the latest one after the one in flight,
+  // so the first new figure may show an intermediate window: wait for the released value's.
+  const finalValue = readoutAfter!.replace(/,/g, "");
+  await page.waitForFunction(
+    ([v]) => Array.from(document.querySelectorAll(".cell")[0].querySelectorAll(".live-plotly .gtitle")).some((e) => (e.textContent ?? "").includes(`_${v}`)),
+    [finalValue],
+    { timeout: 60_000 },
+  );
   // The kernel's own state followed the slider: its latest view used the new window.
   const kernelSide = await run(`console.log(explorer.view!.mask.name)`);
   assert.equal(kernelSide, "ok");
