@@ -45,21 +45,11 @@
 
 #include "tensor_core.cuh"
 
-#define NEG_INF __int_as_float(0xff800000)
-#define LOG2E 1.4426950408889634f
+#include "attention_tiles.cuh"
 
 __device__ __forceinline__ int swz(int row, int chunk) { return row * CHUNKS + (chunk ^ (row & SWZ_MASK)); }
 
 
-#ifdef HAS_MASK
-// The mask, generated from the IR: true = attend. b, h are the batch and query-head indices.
-__device__ __forceinline__ bool mask_fn(int b, int h, int q, int kv TABLE_PARAMS) { return (MASK_EXPR); }
-#endif
-#ifdef HAS_SCORE_MOD
-__device__ __forceinline__ float score_fn(float score, int b, int h, int q, int kv TABLE_PARAMS) {
-  return (SCORE_EXPR);
-}
-#endif
 
 // Loads a [rows x HEAD_DIM] tile whose first row is `row0` (rows >= nrows are zero-filled).
 // When the CTA's threads cover whole rows in groups of 8 (D = 64, 128), each thread's chunk
@@ -117,36 +107,11 @@ extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)
   const elem_t* gK = K + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
   const elem_t* gV = V + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
 
-  // The tile schedule: partial tiles first, then full ones; each mask kv block is walked in
-  // BLOCK_N steps. A dense call (no lists) walks every BLOCK_N tile as full.
-  const int sub = kvBlockSize / BLOCK_N;
-  int nPartial = 0, nFull = 0;
-  const int* pList = nullptr;
-  const int* fList = nullptr;
-  const bool dense = fullNum == nullptr;
-  if (!dense) {
-    const int mb = bmB == 1 ? 0 : b, mh = bmH == 1 ? 0 : h;
-    // A CTA covers BLOCK_M rows; the mask's q block may hold several CTAs' rows.
-    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + q0 / qBlockSize;
-    nPartial = kvNum ? kvNum[row] : 0;
-    nFull = fullNum[row];
-    pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
-    fList = fullIdx + row * kvBlocks;
-  }
-  const int nTiles = dense ? (Skv + BLOCK_N - 1) / BLOCK_N : (nPartial + nFull) * sub;
-  auto tileStart = [&](int j, bool& masked) -> int {
-    if (dense) {
-      masked = false;
-      return j * BLOCK_N;
-    }
-    int blk = j / sub, s = j % sub;
-    if (blk < nPartial) {
-      masked = true;
-      return pList[blk] * kvBlockSize + s * BLOCK_N;
-    }
-    masked = false;
-    return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
-  };
+  // The kv tiles this q tile visits (attention_tiles.cuh): partial ones first, then full ones.
+  KvTiles<BLOCK_N> tiles;
+  tiles.init(b, h, q0, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+  const int nTiles = tiles.nTiles;
+  auto tileStart = [&](int j, bool& masked) -> int { return tiles.start(j, masked); };
 
   // Q tile, then the first K/V tile, in flight together.
   load_tile<BLOCK_M>(sQ, gQ, q0, Sq);

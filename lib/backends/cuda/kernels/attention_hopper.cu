@@ -79,35 +79,11 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
   const elem_t* gK = K + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
   const elem_t* gV = V + ((size_t)(b * Hkv + hk) * Skv) * HEAD_DIM;
 
-  // The tile schedule, as in attention.cu: partial tiles, then full ones, each mask kv block
-  // walked in BLOCK_N steps; a dense call walks every BLOCK_N tile as full.
-  const int sub = kvBlockSize / BLOCK_N;
-  int nPartial = 0, nFull = 0;
-  const int* pList = nullptr;
-  const int* fList = nullptr;
-  const bool dense = fullNum == nullptr;
-  if (!dense) {
-    const int mb = bmB == 1 ? 0 : b, mh = bmH == 1 ? 0 : h;
-    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + q0 / qBlockSize;
-    nPartial = kvNum ? kvNum[row] : 0;
-    nFull = fullNum[row];
-    pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
-    fList = fullIdx + row * kvBlocks;
-  }
-  const int nTiles = dense ? (Skv + BLOCK_N - 1) / BLOCK_N : (nPartial + nFull) * sub;
-  auto tileStart = [&](int j, bool& masked) -> int {
-    if (dense) {
-      masked = false;
-      return j * BLOCK_N;
-    }
-    const int blk = j / sub, s = j % sub;
-    if (blk < nPartial) {
-      masked = true;
-      return pList[blk] * kvBlockSize + s * BLOCK_N;
-    }
-    masked = false;
-    return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
-  };
+  // The kv tiles this q tile visits (attention_tiles.cuh): partial ones first, then full ones.
+  KvTiles<BLOCK_N> tiles;
+  tiles.init(b, h, q0, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
+  const int nTiles = tiles.nTiles;
+  auto tileStart = [&](int j, bool& masked) -> int { return tiles.start(j, masked); };
   // Starts the copy of tile j into stage j % STAGES (one commit group, empty past the end, so
   // the wait counts below hold at the tail too).
   auto loadTile = [&](int j) {

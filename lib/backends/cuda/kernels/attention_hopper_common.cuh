@@ -16,17 +16,7 @@
 #define LAZY_RESCALE 0
 #endif
 
-#define NEG_INF __int_as_float(0xff800000)
-#define LOG2E 1.4426950408889634f
-
-#ifdef HAS_MASK
-__device__ __forceinline__ bool mask_fn(int b, int h, int q, int kv TABLE_PARAMS) { return (MASK_EXPR); }
-#endif
-#ifdef HAS_SCORE_MOD
-__device__ __forceinline__ float score_fn(float score, int b, int h, int q, int kv TABLE_PARAMS) {
-  return (SCORE_EXPR);
-}
-#endif
+#include "attention_tiles.cuh"
 
 #if HEAD_DIM == 128
 #define WGMMA_PV wgmma_rs_n128_tb

@@ -103,27 +103,12 @@ __device__ __forceinline__ void turn_pass(int wg) {
 // (g counts tiles over the CTA's life). The producer hands each item to the consumers in
 // itemSlot, published by the arrival on fullQ; -1 there ends the consumers' loop.
 struct Schedule {
-  int q0, h, b, hk, bhk, nTiles, nPartial, sub, kvBlockSize;  // bhk: the K / V map's head index
-  const int* pList;
-  const int* fList;
-  bool dense;
-  __device__ __forceinline__ int tileStart(int j, bool& masked) const {
-    if (dense) {
-      masked = false;
-      return j * BLOCK_N;
-    }
-    const int blk = j / sub, s = j % sub;
-    if (blk < nPartial) {
-      masked = true;
-      return pList[blk] * kvBlockSize + s * BLOCK_N;
-    }
-    masked = false;
-    return fList[blk - nPartial] * kvBlockSize + s * BLOCK_N;
-  }
+  int q0, h, b, hk, bhk;  // bhk: the K / V map's head index
+  KvTiles<BLOCK_N> kv;    // the item's kv tiles (attention_tiles.cuh)
+  __device__ __forceinline__ int tileStart(int j, bool& masked) const { return kv.start(j, masked); }
 };
 
-// The tile schedule of an item, as in attention.cu: partial tiles, then full ones, each mask kv
-// block walked in BLOCK_N steps; a dense call walks every BLOCK_N tile as full.
+// An item's (q tile, head) and its kv tiles.
 __device__ __forceinline__ Schedule schedule(int item, int nItems, int headGroup, int nQTiles, int Hq, int Hkv, int Skv, const int* kvNum, const int* kvIdx,
                                              const int* fullNum, const int* fullIdx, int bmB, int bmH, int qBlocks, int kvBlocks,
                                              int qBlockSize, int kvBlockSize) {
@@ -136,22 +121,7 @@ __device__ __forceinline__ Schedule schedule(int item, int nItems, int headGroup
   sc.hk = sc.h / (Hq / Hkv);
   sc.bhk = sc.b * Hkv + sc.hk;
   sc.q0 = qTile * BLOCK_M;
-  sc.sub = kvBlockSize / BLOCK_N;
-  sc.kvBlockSize = kvBlockSize;
-  sc.dense = fullNum == nullptr;
-  sc.nPartial = 0;
-  sc.pList = nullptr;
-  sc.fList = nullptr;
-  if (sc.dense) {
-    sc.nTiles = (Skv + BLOCK_N - 1) / BLOCK_N;
-  } else {
-    const int mb = bmB == 1 ? 0 : sc.b, mh = bmH == 1 ? 0 : sc.h;
-    const size_t row = ((size_t)mb * bmH + mh) * qBlocks + sc.q0 / qBlockSize;
-    sc.nPartial = kvNum ? kvNum[row] : 0;
-    sc.pList = kvIdx ? kvIdx + row * kvBlocks : nullptr;
-    sc.fList = fullIdx + row * kvBlocks;
-    sc.nTiles = (sc.nPartial + fullNum[row]) * sc.sub;
-  }
+  sc.kv.init(sc.b, sc.h, sc.q0, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
   return sc;
 }
 
@@ -237,7 +207,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         mbar_expect_tx(barQ, Q_BYTES);
 #pragma unroll
         for (int cb = 0; cb < DBLK; cb++) tma_load_3d(sQ + cb * BLOCK_M * 128, &mapQ, barQ, cb * 64, sc.q0, sc.b * Hq + sc.h);
-        for (int j = pre; j < sc.nTiles; j++, g++) load_kv(sc, j, g, &mapK, &mapV, base, barQ);
+        for (int j = pre; j < sc.kv.nTiles; j++, g++) load_kv(sc, j, g, &mapK, &mapV, base, barQ);
 #if AHEAD
         // The counter runs on across launches on this stream: this launch's claims start at
         // itemBase (mod 2^32), and it makes exactly nItems of them (attention.ts keeps the tally).
@@ -245,7 +215,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
         pre = 0;
         if (item < nItems) {
           sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
-          if (sc.nTiles > 0) load_kv(sc, 0, g++, &mapK, &mapV, base, barQ), pre = 1;
+          if (sc.kv.nTiles > 0) load_kv(sc, 0, g++, &mapK, &mapV, base, barQ), pre = 1;
         }
 #endif
       }
@@ -267,7 +237,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       const int item = itemSlot;
       if (item < 0) break;
       const Schedule sc = schedule(item, nItems, headGroup, nQTiles, Hq, Hkv, Skv, kvNum, kvIdx, fullNum, fullIdx, bmB, bmH, qBlocks, kvBlocks, qBlockSize, kvBlockSize);
-      const int b = sc.b, h = sc.h, nTiles = sc.nTiles;
+      const int b = sc.b, h = sc.h, nTiles = sc.kv.nTiles;
       const int qa = sc.q0 + wg * 64 + warp * 16 + lane / 4, qb = qa + 8;  // this thread's two rows
       float o[HEAD_DIM / 2];
 #pragma unroll
