@@ -83,6 +83,7 @@ size_t max_bitmap_bytes() {
 
 struct Scratch {
   std::vector<float> Qp, S, O, m, l, alpha, orow, krow;
+  std::vector<int> band_lo, band_hi;  // per row of a partial tile: its visible columns [lo, hi)
   std::unique_ptr<ProgramRunner> mask_run, score_run;
 };
 
@@ -268,6 +269,8 @@ void attention(const AttentionArgs& a) {
     s.m.resize(size_t(max_rows));
     s.l.resize(size_t(max_rows));
     s.alpha.resize(size_t(max_rows));
+    s.band_lo.resize(size_t(max_rows));
+    s.band_hi.resize(size_t(max_rows));
     s.orow.resize(size_t(Dvp));
     s.krow.resize(size_t(kConvRows) * D);
     if (a.mask_prog) s.mask_run.reset(new ProgramRunner(*a.mask_prog, PWp));
@@ -405,6 +408,9 @@ void attention(const AttentionArgs& a) {
     return u;
   };
   const size_t esize = dtype_size(a.dt);
+  // SPARSELAB_TUNE_BAND=0: partial tiles compute the whole (narrowed) chunk, as before the
+  // per-row bands (for A/B runs).
+  const bool use_band = !(std::getenv("SPARSELAB_TUNE_BAND") && std::atoi(std::getenv("SPARSELAB_TUNE_BAND")) == 0);
   // Tile t of batch bt (t_all: its task number, for guessing this thread's next tile).
   auto tile = [&](const Batch& bt, int64_t t, int64_t t_all, const float* pk, const float* pv, int tid) {
     Scratch& s = scratch[size_t(tid)];
@@ -442,23 +448,41 @@ void attention(const AttentionArgs& a) {
         const int tile = bitmaps->tile_start[(size_t(bitmaps->B == 1 ? 0 : b) * bitmaps->H + (bitmaps->H == 1 ? 0 : hq)) * a.bm.nqb + qb] + slot;
         const int wpr = bitmaps->words_per_row;
         tile_bits = bitmaps->bits + (size_t(tile) * a.bm.qbs + (q0 - qb * a.bm.qbs)) * wpr;
+        // Per row, the span [first, last] it sees (then the gemms skip what lies outside
+        // each block of rows' spans); the union narrows the chunk.
         const int c0 = j0 - kb * a.bm.kbs;  // a multiple of PW
-        int first = -1, last = -1;
-        for (int wd = c0 >> 5; wd <= (c0 + w - 1) >> 5; wd++) {
-          uint32_t u = 0;
-          for (int r = 0; r < rows; r++) u |= tile_bits[size_t(r) * wpr + wd];
-          const int base = wd * 32 - c0;
-          if (base < 0) u &= ~0u << (-base);  // bits before the chunk (c0 not word aligned)
-          if (!u) continue;
-          if (first < 0) first = base + __builtin_ctz(u);
-          last = base + 31 - __builtin_clz(u);
+        int first = w, last = -1;
+        int* blo = s.band_lo.data();
+        int* bhi = s.band_hi.data();
+        for (int r = 0; r < rows; r++) {
+          const uint32_t* rb = tile_bits + size_t(r) * wpr;
+          int rf = -1, rl = -1;
+          for (int wd = c0 >> 5; wd <= (c0 + w - 1) >> 5; wd++) {
+            uint32_t u = rb[wd];
+            const int base = wd * 32 - c0;
+            if (base < 0) u &= ~0u << (-base);  // bits before the chunk (c0 not word aligned)
+            if (!u) continue;
+            if (rf < 0) rf = base + __builtin_ctz(u);
+            rl = base + 31 - __builtin_clz(u);
+          }
+          rl = std::min(rl, w - 1);
+          if (rf < 0 || rf > rl) {
+            blo[r] = bhi[r] = 0;
+            continue;
+          }
+          blo[r] = rf;
+          bhi[r] = rl + 1;
+          first = std::min(first, rf);
+          last = std::max(last, rl);
         }
-        if (first < 0) return;
-        last = std::min(last, w - 1);
+        if (last < 0) return;
         if (c0 % 32 == 0) {
           lo = first / 32 * 32;
           w = last + 1 - lo;
           j0 += lo;
+          if (lo)
+            for (int r = 0; r < rows; r++)
+              if (bhi[r] > blo[r]) blo[r] -= lo, bhi[r] -= lo;
         } else {
           w = last + 1;
         }
@@ -466,7 +490,12 @@ void attention(const AttentionArgs& a) {
       pf.step(chunks_left--);
       const int ncols = round_up(w, VW);
       float* S = s.S.data();
-      kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
+      const bool band = tile_bits != nullptr && use_band;
+      if (band)
+        kk.gemm_band_cols(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, s.band_lo.data(),
+                          s.band_hi.data());
+      else
+        kk.gemm(rows, ncols, D, s.Qp.data(), D, kt_head + size_t(c) * D * PWp + lo, PWp, S, PWp, kOverwrite, nullptr);
       for (int r = 0; r < rows && (a.score_prog || partial); r++) {
         float* srow = S + size_t(r) * PWp;
         const int q = q0 + r;
@@ -480,8 +509,12 @@ void attention(const AttentionArgs& a) {
       // Once the running maxima settle (most chunks), no row needs rescaling.
       bool settled = true;
       for (int r = 0; r < rows; r++) settled &= s.alpha[size_t(r)] == 1.0f;
-      kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
-              s.alpha.data());
+      if (band)
+        kk.gemm_band_k(rows, Dvp, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
+                       s.alpha.data(), s.band_lo.data(), s.band_hi.data());
+      else
+        kk.gemm(rows, Dvp, w, S, PWp, v_head + size_t(j0) * Dvp, Dvp, s.O.data(), Dvp, settled ? kAccumulate : kRescale,
+                s.alpha.data());
     };
 
     if (!a.has_bm) {

@@ -42,6 +42,15 @@ struct Kernels {
                     float post_scale);
   // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (packing K transposed).
   void (*transpose)(const float* src, int lds, int rows, int cols, float* dst, int ldd);
+  // gemm over a band per row: row r of A sees columns [lo[r], hi[r]) (none when hi <= lo).
+  // gemm_band_cols computes C = A B only on the union of each row block's bands (rounded out to
+  // vectors; other columns of C are left as they were): the scores of a partial tile.
+  void (*gemm_band_cols)(int rows, int ncols, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                         const int* lo, const int* hi);
+  // gemm_band_k: C (mode) A B with the sum over k restricted to each row block's band (A is
+  // negligible outside it): the O update of a partial tile. Every column of C is written.
+  void (*gemm_band_k)(int rows, int ncols, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                      GemmMode mode, const float* rowscale, const int* lo, const int* hi);
 };
 
 const Kernels* kernels_avx512();  // null where the ISA is not compiled in (non-x86)
