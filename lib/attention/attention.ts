@@ -5,7 +5,7 @@ import { resolveOp, type BackendName } from "../backends/registry.js";
 import type { AttentionImpl, AttentionResult } from "../backends/ops.js";
 import { ready } from "../backends/load.js";
 import { effectiveSignal, throwIfCancelled } from "../cancel.js";
-import type { BlockMaskFields } from "./block-mask.js";
+import { DeviceBlockMask, type BlockMaskFields } from "./block-mask.js";
 import type { ScoreMod } from "./types.js";
 
 /** Options of {@link attention}. */
@@ -83,12 +83,12 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const signal = effectiveSignal(opts.signal);
   throwIfCancelled(op, signal);
   await ready();
-  const { impl } = resolveOp<AttentionImpl>(op, { backend: opts.backend, device: q.device });
+  const { impl, backend } = resolveOp<AttentionImpl>(op, { backend: opts.backend, device: q.device });
   const res = await impl({
     q,
     k,
     v,
-    blockMask: opts.blockMask,
+    blockMask: opts.blockMask === undefined ? undefined : blockMaskFor(backend, opts.blockMask),
     scoreMod: opts.scoreMod,
     scale,
     returnLse: opts.returnLse === true,
@@ -97,6 +97,14 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   });
   if (opts.out !== undefined && res.output !== opts.out) res.output = copyInto(op, res.output, opts.out);
   return shapeResult(res, opts.returnLse === true);
+}
+
+/**
+ * @internal The block mask a backend can read: a mask built on the GPU (`device: "cuda"`) goes
+ * to the cuda backend as it is and to a host backend as its host view (read back once, kept).
+ */
+export function blockMaskFor(backend: BackendName, bm: BlockMaskFields): BlockMaskFields {
+  return bm instanceof DeviceBlockMask && backend !== "cuda" ? bm.host() : bm;
 }
 
 /** @internal Validates an `out` tensor: live, the output's shape, dtype and device, no aliasing. */

@@ -4,7 +4,7 @@ import { resolveOp, type BackendName } from "../backends/registry.js";
 import type { DecodeAttentionImpl } from "../backends/ops.js";
 import { ready } from "../backends/load.js";
 import { effectiveSignal, throwIfCancelled } from "../cancel.js";
-import type { BlockMaskFields } from "./block-mask.js";
+import { DeviceBlockMask, type BlockMaskFields } from "./block-mask.js";
 import { checkBlockMask, checkOptions, checkQkv, checkScale, describe, shapeResult, type AttentionWithLse } from "./attention.js";
 
 /** Options of {@link decodeAttention}. Give `indices` or `blockMask` (or neither: dense over the cache). */
@@ -63,7 +63,8 @@ export async function decodeAttention(q: Tensor, kCache: Tensor, vCache: Tensor,
     kCache,
     vCache,
     indices: opts.indices,
-    blockMask: opts.blockMask,
+    // The decode kernels read the mask's token lists on the host: a GPU-built mask gives its host view.
+    blockMask: opts.blockMask instanceof DeviceBlockMask ? opts.blockMask.host() : opts.blockMask,
     scale,
     returnLse: opts.returnLse === true,
     signal,

@@ -360,3 +360,28 @@ test("the interval classifier is sound against the element code (host C++, rando
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a GPU-built block mask runs on host backends through its host view (attention, decodeAttention; mock device arrays)", async () => {
+  const onDevice = (t: Tensor<"i32">) => new Tensor(t.shape, "i32", new MockDeviceBuffer(t.data as Int32Array));
+  const reader = (t: Tensor<"i32">) => new Tensor(t.shape, "i32", (t.buffer as unknown as MockDeviceBuffer).src.slice());
+  const asDevice = (host: sl.BlockMask) =>
+    new DeviceBlockMask({
+      B: host.B, H: host.H, qLen: host.qLen, kvLen: host.kvLen, qBlockSize: host.qBlockSize, kvBlockSize: host.kvBlockSize,
+      kvNumBlocks: onDevice(host.kvNumBlocks), kvIndices: onDevice(host.kvIndices),
+      fullKvNumBlocks: onDevice(host.fullKvNumBlocks), fullKvIndices: onDevice(host.fullKvIndices), mask: host.mask!,
+    }, reader);
+  const S = 300;
+  const q = sl.randn([1, 2, S, 32], { seed: 11 }), k = sl.randn([1, 2, S, 32], { seed: 12 }), v = sl.randn([1, 2, S, 32], { seed: 13 });
+  const host = sl.createBlockMask(sl.masks.slidingWindow(100), { H: 2, qLen: S, kvLen: S, blockSize: 64 });
+  for (const backend of ["js", "cpu"] as const) {
+    if (!sl.backends().some((b) => b.name === backend && b.loaded)) continue;
+    const viaDevice = await sl.attention(q, k, v, { blockMask: asDevice(host), backend });
+    const viaHost = await sl.attention(q, k, v, { blockMask: host, backend });
+    assert.deepEqual(Array.from(viaDevice.data), Array.from(viaHost.data), backend);
+  }
+  const q1 = sl.randn([1, 2, 1, 32], { seed: 14 });
+  const decodeMask = sl.createBlockMask(sl.mask("kv < 200"), { H: 2, qLen: 1, kvLen: S, blockSize: [1, 50] });
+  const viaDevice = await sl.decodeAttention(q1, k, v, { blockMask: asDevice(decodeMask) });
+  const viaHost = await sl.decodeAttention(q1, k, v, { blockMask: decodeMask });
+  assert.deepEqual(Array.from(viaDevice.data), Array.from(viaHost.data));
+});
