@@ -24,6 +24,8 @@ import { createRequire } from "node:module";
 import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import * as sl from "../../lib/index.js";
 import { loadAddon } from "../../lib/backends/cpu/index.js";
 import type { BlockMaskFields } from "../../lib/attention/block-mask.js";
@@ -204,16 +206,24 @@ async function main(): Promise<void> {
     const c = process.cpuUsage(c0);
     return [performance.now() - t0, (c.user + c.system) / 1000];
   };
-  await run(undefined, false);
-  await run(undefined, true);
   const sparse: Record<string, unknown>[] = [];
   const modes = [false, true];
   const times = modes.map(() => patterns.map(() => [] as number[]));
   const cpuTimes = modes.map(() => patterns.map(() => [] as number[]));
   const denseTimes = modes.map(() => [] as number[]);
   const denseCpu = modes.map(() => [] as number[]);
-  for (let r = 0; r < reps; r++)
-    for (let m = 0; m < modes.length; m++) {
+  // Modes one after the other, opts.out first: interleaved, the fresh outputs' garbage was
+  // collected during the opts.out calls too (a mark-compact of ~12 ms on the JS thread, which
+  // competes with the kernel's two threads for the two cores), so that column measured the
+  // other mode's GC. Dense and the patterns still alternate within each rep.
+  // A full collection before each mode, so the set-up's garbage (inputs, masks, the other
+  // mode's outputs) is not collected during the measured calls.
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  for (const m of [1, 0]) {
+    await run(undefined, modes[m]);  // warm-up
+    gc();
+    for (let r = 0; r < reps; r++) {
       const [dw, dc] = await run(undefined, modes[m]);
       denseTimes[m].push(dw);
       denseCpu[m].push(dc);
@@ -223,6 +233,7 @@ async function main(): Promise<void> {
         cpuTimes[m][i].push(c);
       }
     }
+  }
   const td = denseTimes.map(median);
   const tdc = denseCpu.map(median);
   console.log(
