@@ -62,6 +62,33 @@ test("f16 and bf16 inputs (converted per tile, f32 accumulation)", async () => {
   }
 });
 
+test("partial tiles computed on each row block's band of visible columns (and without, SPARSELAB_TUNE_BAND=0)", async () => {
+  await requireAddon();
+  // 128-blocks, so a 64-row sub-tile's edge and diagonal tiles hold triangles nobody sees, rows
+  // whose band in a chunk is empty next to rows whose is not (the O rescale with an empty sum),
+  // and rows that see two separate spans (sink + window).
+  const S = 389;
+  const masks: [string, sl.Mask][] = [
+    ["slidingWindow(100)", sl.masks.slidingWindow(100)],
+    ["slidingWindow(7)", sl.masks.slidingWindow(7)],
+    ["sink(3, 90)", sl.masks.sink(3, 90)],
+  ];
+  const saved = process.env.SPARSELAB_TUNE_BAND;
+  try {
+    for (const band of ["1", "0"]) {
+      process.env.SPARSELAB_TUNE_BAND = band;
+      for (const [name, m] of masks) {
+        const bm = sl.createBlockMask(m, { qLen: S, kvLen: S, blockSize: 128 });
+        await check({ B: 1, Hq: 4, Hkv: 2, Sq: S, Skv: S, D: 64, blockMask: bm }, `${name} f32 band=${band}`);
+        await check({ B: 1, Hq: 2, Hkv: 1, Sq: S, Skv: S, D: 80, dtype: "bf16", blockMask: bm }, `${name} bf16 D80 band=${band}`);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.SPARSELAB_TUNE_BAND;
+    else process.env.SPARSELAB_TUNE_BAND = saved;
+  }
+});
+
 test("block-sparse: built-in masks lowered to IR, ragged blocks", async () => {
   await requireAddon();
   const S = 333;
