@@ -58,6 +58,32 @@ struct RowState {
   float mA, mB, lA, lB;
 };
 
+// A consumer thread's epilogue: sums its two rows' softmax denominators over the quad, writes
+// O = acc / l for rows qa and qb (rows past Sq are dropped) and, with LSE, their log-sum-exp
+// (natural log; -inf and a zero row where nothing was attended). sc2 is the scale that took the
+// row maxima to the log2 domain.
+__device__ __forceinline__ void store_rows(const RowState& rs, const float (&o)[HEAD_DIM / 2], elem_t* O, float* LSE, int b, int h,
+                                           int Hq, int Sq, int qa, int qb, int lane, float sc2) {
+  float lA = rs.lA, lB = rs.lB;
+  lA += __shfl_xor_sync(0xffffffff, lA, 1);
+  lA += __shfl_xor_sync(0xffffffff, lA, 2);
+  lB += __shfl_xor_sync(0xffffffff, lB, 1);
+  lB += __shfl_xor_sync(0xffffffff, lB, 2);
+  const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
+  elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
+#pragma unroll
+  for (int i = 0; i < HEAD_DIM / 8; i++) {
+    const int col = i * 8 + (lane % 4) * 2;
+    if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
+    if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
+  }
+  if (LSE != nullptr && lane % 4 == 0) {
+    float* gL = LSE + (size_t)(b * Hq + h) * Sq;
+    if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
+    if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
+  }
+}
+
 // Scale / score mod / mask / bounds on a finished S tile, then the online-softmax step in place:
 // s becomes the unnormalised probabilities, the row maxima and sums advance, and the factors
 // that rescale O to the new maxima are returned (applied by the caller once O is not in flight).

@@ -298,24 +298,7 @@ extern "C" __global__ void __launch_bounds__(WS_THREADS, 1)
       g += nTiles;
 
       // Epilogue: normalise, write O and lse (the producer is loading the next item meanwhile).
-      float lA = rs.lA, lB = rs.lB;
-      lA += __shfl_xor_sync(0xffffffff, lA, 1);
-      lA += __shfl_xor_sync(0xffffffff, lA, 2);
-      lB += __shfl_xor_sync(0xffffffff, lB, 1);
-      lB += __shfl_xor_sync(0xffffffff, lB, 2);
-      const float invA = lA > 0.f ? 1.f / lA : 0.f, invB = lB > 0.f ? 1.f / lB : 0.f;
-      elem_t* gO = O + ((size_t)(b * Hq + h) * Sq) * HEAD_DIM;
-#pragma unroll
-      for (int i = 0; i < HEAD_DIM / 8; i++) {
-        const int col = i * 8 + (lane % 4) * 2;
-        if (qa < Sq) *reinterpret_cast<u32*>(gO + (size_t)qa * HEAD_DIM + col) = pack2_16(o[4 * i] * invA, o[4 * i + 1] * invA);
-        if (qb < Sq) *reinterpret_cast<u32*>(gO + (size_t)qb * HEAD_DIM + col) = pack2_16(o[4 * i + 2] * invB, o[4 * i + 3] * invB);
-      }
-      if (LSE != nullptr && lane % 4 == 0) {
-        float* gL = LSE + (size_t)(b * Hq + h) * Sq;
-        if (qa < Sq) gL[qa] = lA > 0.f ? (rs.mA * sc2 + log2f(lA)) / LOG2E : NEG_INF;
-        if (qb < Sq) gL[qb] = lB > 0.f ? (rs.mB * sc2 + log2f(lB)) / LOG2E : NEG_INF;
-      }
+      store_rows(rs, o, O, LSE, b, h, Hq, Sq, qa, qb, lane, sc2);
     }
     if (wg == 0) turn_take(0);  // the pass warpgroup 1 gave up front
   }
