@@ -346,15 +346,7 @@ function genInterval(e: MaskExpr, out: string[], counter: { n: number }, tables:
         case "ge":
         case "eq":
         case "ne": {
-          // [certainly true condition, certainly false condition]
-          const c = {
-            lt: [`${ah} < ${bl}`, `${al} >= ${bh}`],
-            le: [`${ah} <= ${bl}`, `${al} > ${bh}`],
-            gt: [`${al} > ${bh}`, `${ah} <= ${bl}`],
-            ge: [`${al} >= ${bh}`, `${ah} < ${bl}`],
-            eq: [`(${al} === ${ah} && ${bl} === ${bh} && ${al} === ${bl})`, `(${ah} < ${bl} || ${bh} < ${al})`],
-            ne: [`(${ah} < ${bl} || ${bh} < ${al})`, `(${al} === ${ah} && ${bl} === ${bh} && ${al} === ${bl})`],
-          }[e.op];
+          const c = intervalCompare(e.op, al, ah, bl, bh, "===");
           out.push(`const ${L} = (${c[0]}) ? 1 : 0, ${Hh} = (${c[1]}) ? 0 : 1;`);
           break;
         }
@@ -362,11 +354,7 @@ function genInterval(e: MaskExpr, out: string[], counter: { n: number }, tables:
         case "or":
         case "xor": {
           out.push(`const ta${id} = ${truth(al, ah)}, tb${id} = ${truth(bl, bh)};`);
-          const res = {
-            and: `(ta${id} === 0 || tb${id} === 0) ? 0 : (ta${id} === 2 && tb${id} === 2) ? 2 : 1`,
-            or: `(ta${id} === 2 || tb${id} === 2) ? 2 : (ta${id} === 0 && tb${id} === 0) ? 0 : 1`,
-            xor: `(ta${id} === 1 || tb${id} === 1) ? 1 : (ta${id} !== tb${id}) ? 2 : 0`,
-          }[e.op];
+          const res = truthCombine(e.op, `ta${id}`, `tb${id}`, "===", "!==");
           out.push(`const t${id} = ${res}; const ${L} = t${id} === 2 ? 1 : 0, ${Hh} = t${id} === 0 ? 0 : 1;`);
           break;
         }
@@ -433,4 +421,34 @@ export function irClassifier(p: MaskProgram): (b: number, h: number, q0: number,
     if (lo === 0 && hi === 0) return TILE_EMPTY;
     return undefined;
   };
+}
+
+/**
+ * @internal Interval rule of a comparison: [certainly true, certainly false] conditions over the
+ * bounds [al, ah] and [bl, bh], written with the target language's equality (`===` for the JS
+ * classifier, `==` for the CUDA one), so both classifiers run the same rules.
+ */
+export function intervalCompare(op: "lt" | "le" | "gt" | "ge" | "eq" | "ne", al: string, ah: string, bl: string, bh: string, eq: string): [string, string] {
+  const point = `(${al} ${eq} ${ah} && ${bl} ${eq} ${bh} && ${al} ${eq} ${bl})`;
+  const apart = `(${ah} < ${bl} || ${bh} < ${al})`;
+  return {
+    lt: [`${ah} < ${bl}`, `${al} >= ${bh}`],
+    le: [`${ah} <= ${bl}`, `${al} > ${bh}`],
+    gt: [`${al} > ${bh}`, `${ah} <= ${bl}`],
+    ge: [`${al} >= ${bh}`, `${ah} < ${bl}`],
+    eq: [point, apart],
+    ne: [apart, point],
+  }[op] as [string, string];
+}
+
+/**
+ * @internal Three-valued and / or / xor over truth codes ta, tb (0 certainly false, 1 unknown,
+ * 2 certainly true), written with the target language's `eq` / `ne`.
+ */
+export function truthCombine(op: "and" | "or" | "xor", ta: string, tb: string, eq: string, ne: string): string {
+  return {
+    and: `(${ta} ${eq} 0 || ${tb} ${eq} 0) ? 0 : (${ta} ${eq} 2 && ${tb} ${eq} 2) ? 2 : 1`,
+    or: `(${ta} ${eq} 2 || ${tb} ${eq} 2) ? 2 : (${ta} ${eq} 0 && ${tb} ${eq} 0) ? 0 : 1`,
+    xor: `(${ta} ${eq} 1 || ${tb} ${eq} 1) ? 1 : (${ta} ${ne} ${tb}) ? 2 : 0`,
+  }[op];
 }

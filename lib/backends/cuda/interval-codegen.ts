@@ -1,5 +1,5 @@
 import type { MaskExpr, MaskProgram } from "../../attention/mask-ir.js";
-import { isIntExpr } from "../../attention/mask-ir-js.js";
+import { intervalCompare, isIntExpr, truthCombine } from "../../attention/mask-ir-js.js";
 
 /**
  * The mask IR printed as CUDA interval arithmetic: a device function that bounds the mask's
@@ -225,25 +225,14 @@ function gen(e: MaskExpr, c: Ctx): [string, string] {
         case "ge":
         case "eq":
         case "ne": {
-          const cond = {
-            lt: [`${ah} < ${bl}`, `${al} >= ${bh}`],
-            le: [`${ah} <= ${bl}`, `${al} > ${bh}`],
-            gt: [`${al} > ${bh}`, `${ah} <= ${bl}`],
-            ge: [`${al} >= ${bh}`, `${ah} < ${bl}`],
-            eq: [`(${al} == ${ah} && ${bl} == ${bh} && ${al} == ${bl})`, `(${ah} < ${bl} || ${bh} < ${al})`],
-            ne: [`(${ah} < ${bl} || ${bh} < ${al})`, `(${al} == ${ah} && ${bl} == ${bh} && ${al} == ${bl})`],
-          }[e.op];
+          const cond = intervalCompare(e.op, al, ah, bl, bh, "==");
           c.out.push(`float ${L} = (${cond[0]}) ? 1.f : 0.f, ${H} = (${cond[1]}) ? 0.f : 1.f;`);
           return [L, H];
         }
         case "and":
         case "or":
         case "xor": {
-          const res = {
-            and: `(ta${id} == 0 || tb${id} == 0) ? 0 : (ta${id} == 2 && tb${id} == 2) ? 2 : 1`,
-            or: `(ta${id} == 2 || tb${id} == 2) ? 2 : (ta${id} == 0 && tb${id} == 0) ? 0 : 1`,
-            xor: `(ta${id} == 1 || tb${id} == 1) ? 1 : (ta${id} != tb${id}) ? 2 : 0`,
-          }[e.op];
+          const res = truthCombine(e.op, `ta${id}`, `tb${id}`, "==", "!=");
           c.out.push(
             `const int ta${id} = ${truth(al, ah)}, tb${id} = ${truth(bl, bh)};`,
             `const int c${id} = ${res}; float ${L} = c${id} == 2 ? 1.f : 0.f, ${H} = c${id} == 0 ? 0.f : 1.f;`,
