@@ -3,6 +3,7 @@
 # side (bench/gpu/attention.ts) prints ours and the ratios. Median of CUDA-event timings.
 import json, sys, time
 import torch
+from peer_timing import bench
 import torch._dynamo
 # Each shape and block mask compiles anew; past the default cache limit (8) torch falls back to
 # the slow eager path, which would make the peer look far slower than it is.
@@ -14,17 +15,6 @@ torch.manual_seed(0)
 dev = "cuda"
 flex = torch.compile(flex_attention, dynamic=False)
 
-def bench(fn, iters=50, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True); b = torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); b.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return times[len(times) // 2]
 
 def emit(**kw):
     print(json.dumps(kw), flush=True)

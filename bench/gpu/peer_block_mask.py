@@ -3,22 +3,15 @@
 # attention peer (CUDA events, median), eager (the default), one JSON line per mask.
 import json, sys
 import torch
+from peer_timing import bench as peer_bench
 from torch.nn.attention.flex_attention import create_block_mask
 
 dev = "cuda"
 S, H = 16384, 16
 
-def bench(fn, iters=10, warmup=2):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True); b = torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); b.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return times[len(times) // 2]
+
+def bench(fn):
+    return peer_bench(fn, iters=10, warmup=2)
 
 # documents of 1024 tokens each (ids identical to runtime.ts's)
 doc = (torch.arange(S, device=dev) // 1024).to(torch.int32)

@@ -5,6 +5,7 @@
 # JSON lines.
 import json
 import torch
+from peer_timing import bench
 
 torch.manual_seed(0)
 T, k, E, d, f = 16384, 6, 64, 2048, 1408
@@ -14,16 +15,6 @@ x = torch.randn(rows, d, device="cuda", dtype=torch.bfloat16)
 w = torch.randn(E, f, d, device="cuda", dtype=torch.bfloat16).transpose(-2, -1)
 offs = torch.arange(1, E + 1, device="cuda", dtype=torch.int32) * (rows // E)
 
-def bench(fn, iters=50, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True); b = torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); b.synchronize(); ts.append(a.elapsed_time(b))
-    ts.sort()
-    return ts[len(ts) // 2]
 
 flops = 2 * rows * d * f
 ms = bench(lambda: torch._grouped_mm(x, w, offs=offs))
